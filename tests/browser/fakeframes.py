@@ -1,0 +1,98 @@
+"""Fake precompute results for browser tests: a run folder per planned run, as docs/architecture.md
+describes, with frames drawn by Pillow so that every step and every view is a different picture.
+
+No model, no torch: the keys come from `precompute.plan.plan_runs`, so the build stage finds these
+folders exactly as it would find real ones.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+from PIL import Image, ImageDraw
+
+from precompute.plan import FORMAT_VERSION, plan_runs
+from precompute.spec import load_demo
+
+VIEWS = ("image", "prediction", "latent", "forward")
+COLOURS = [(220, 40, 60), (40, 120, 220), (250, 180, 30), (60, 170, 90), (150, 70, 200), (240, 120, 40)]
+
+
+def timesteps(steps: int) -> list[int]:
+    """DDIM 'trailing' timesteps for a 1000-step schedule, then 0 for the finished picture."""
+    ts = [round(1000 - k * 1000 / steps) - 1 for k in range(steps)]
+    return ts + [0]
+
+
+def _picture(size: int, colour: tuple, step: int, n: int, view: str, rng: random.Random) -> Image.Image:
+    """A disc in the run's colour, blended with noise that fades as `step` goes to n; numbered."""
+    clean = Image.new("RGB", (size, size), "white")
+    draw = ImageDraw.Draw(clean)
+    pad = size // 6
+    draw.ellipse([pad, pad, size - pad, size - pad], fill=colour)
+    noise = Image.frombytes("RGB", (size, size), bytes(rng.randrange(256) for _ in range(size * size * 3)))
+    amount = 1 - step / n
+    if view == "prediction":
+        amount *= 0.3
+    frame = Image.blend(clean, noise, amount)
+    draw = ImageDraw.Draw(frame)
+    # the step number and view letter make every frame's bytes and pixels different
+    draw.rectangle([0, 0, size // 2, size // 5], fill="black")
+    draw.text((2, 0), f"{view[0]}{step}", fill="white")
+    return frame
+
+
+def write_run(run, spec, frames_dir: Path, dtype: str = "float32") -> Path:
+    folder = Path(frames_dir) / run.key(dtype)
+    folder.mkdir(parents=True, exist_ok=True)
+    ts = timesteps(spec.steps)
+    n = len(ts) - 1
+    colour = COLOURS[sum(map(ord, run.prompt)) % len(COLOURS)]
+    rng = random.Random(f"{run.prompt}:{run.seed}")
+    ext = spec.frames.format
+    pil_format = {"webp": "WEBP", "png": "PNG", "jpeg": "JPEG"}[ext]
+    steps = []
+    for i, t in enumerate(ts):
+        entry = {"t": t}
+        for view in VIEWS:
+            name = f"{view}-{i:03d}.{ext}"
+            if view == "latent":
+                small = spec.size // 8
+                pic = _picture(spec.size, colour, i, n, view, rng).resize((small, small))
+            elif view == "forward":
+                pic = _picture(spec.size, colour, n - (n * t // 1000 if t else 0), n, view, rng)
+            else:
+                pic = _picture(spec.size, colour, i, n, view, rng)
+            pic.save(folder / name, pil_format, quality=spec.frames.quality)
+            entry[view] = name
+        steps.append(entry)
+    record = {
+        "format_version": FORMAT_VERSION,
+        "key": run.key(dtype),
+        "spec_hash": run.spec_hash,
+        "demo": run.demo,
+        "prompt": run.prompt,
+        "seed": run.seed,
+        "guidance": run.guidance,
+        "model": {"id": spec.model, "revision": "fake"},
+        "scheduler": {"name": spec.scheduler, "timestep_spacing": spec.timestep_spacing, "steps": spec.steps},
+        "size": spec.size,
+        "dtype": dtype,
+        "device": "cpu",
+        "frames": spec.frames.model_dump(),
+        "steps": steps,
+    }
+    (folder / "run.json").write_text(json.dumps(record, indent=1), encoding="utf-8")
+    return folder
+
+
+def fake_frames(content_dir: Path, frames_dir: Path) -> list[Path]:
+    """Write fake results for every run of every demo in `content_dir/demos`."""
+    folders = []
+    for path in sorted((Path(content_dir) / "demos").glob("*.toml")):
+        spec = load_demo(path)
+        for run in plan_runs(path.stem, spec, Path(content_dir)):
+            folders.append(write_run(run, spec, frames_dir))
+    return folders

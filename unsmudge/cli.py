@@ -1,0 +1,116 @@
+"""`unsmudge build | serve | new | precompute`.
+
+User mistakes arrive as ProblemsFound: every problem is printed with its file, place and fix, and the
+command exits 1 without a traceback. `precompute` is imported only when asked for, since it loads torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import time
+from pathlib import Path
+
+from unsmudge import __version__
+from unsmudge.problems import Problem, ProblemsFound, display_path
+
+
+def _precompute_command():
+    """The diffusion stage's command module, or None while it is not installed/written."""
+    try:
+        return importlib.import_module("precompute.command")
+    except ModuleNotFoundError as err:
+        if err.name in ("precompute.command", "precompute"):
+            return None
+        raise
+
+
+def _common(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--content", type=Path, default=Path("content"), metavar="DIR",
+                     help="the course folder (default: content)")
+    sub.add_argument("--frames", type=Path, default=Path("build"), metavar="DIR",
+                     help="where `unsmudge precompute` wrote the demo frames (default: build)")
+
+
+def build_parser(argv: list[str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="unsmudge", description="Build interactive ML lessons into a static site.")
+    parser.add_argument("--version", action="version", version=f"unsmudge {__version__}")
+    subs = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    build = subs.add_parser("build", help="build the static site (never runs a model)")
+    _common(build)
+    build.add_argument("--out", type=Path, default=Path("site"), metavar="DIR", help="output folder (default: site)")
+    build.add_argument("--zip", type=Path, metavar="FILE", help="also write an offline zip of the site")
+    build.add_argument("--base-url", metavar="URL",
+                       help="the site's public URL, for 404.html and sitemap.xml (overrides course.toml)")
+
+    serve = subs.add_parser("serve", help="preview on 127.0.0.1 with live reload")
+    _common(serve)
+    serve.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+
+    new = subs.add_parser("new", help="write a starter course into DIR")
+    new.add_argument("dir", type=Path, metavar="DIR")
+
+    precompute = subs.add_parser("precompute", help="compute demo frames into build/ (loads the model)")
+    # only when asked for: the module imports the diffusion stack
+    if argv[:1] == ["precompute"]:
+        module = _precompute_command()
+        if module is not None:
+            module.add_arguments(precompute)
+    return parser
+
+
+def _build(args) -> int:
+    from unsmudge.site import Options, build
+
+    started = time.perf_counter()
+    options = Options(args.content, args.frames, args.out, args.base_url)
+    builder = build(options, args.zip)
+    seconds = time.perf_counter() - started
+    print(f"built {len(builder.course.lessons)} lessons into {display_path(args.out)} in {seconds:.2f} s"
+          + (f"; offline zip {display_path(args.zip)}" if args.zip else ""))
+    return 0
+
+
+def _serve(args) -> int:
+    from unsmudge.serve import serve
+
+    return serve(args.content, args.frames, args.port)
+
+
+def _new(args) -> int:
+    from unsmudge.starter import write_starter
+
+    write_starter(args.dir)
+    print(f"wrote a starter course into {display_path(args.dir)}; preview it with "
+          f"`unsmudge serve --content {display_path(args.dir)}`")
+    return 0
+
+
+def _precompute(args) -> int:
+    module = _precompute_command()
+    if module is None:
+        raise ProblemsFound([Problem("precompute", "", "the diffusion stage is not installed",
+                                     "pip install 'unsmudge[precompute]'")])
+    return module.run(args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
+    run = {"build": _build, "serve": _serve, "new": _new, "precompute": _precompute}[args.command]
+    try:
+        return run(args)
+    except ProblemsFound as err:
+        for problem in err.problems:
+            print(problem, file=sys.stderr)
+        count = len(err.problems)
+        print(f"\n{count} problem{'s' if count != 1 else ''} found; nothing was written.", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,257 @@
+"""The course: `course.toml` plus every lesson's front matter, validated together.
+
+`load_course` gathers every problem in every file before raising, so an author fixes them in one pass.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from unsmudge.problems import Problem, ProblemsFound, display_path, pydantic_problems
+
+LESSON_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+FENCE = "+++"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Track(Strict):
+    id: str = Field(pattern=LESSON_ID.pattern)
+    title: str = Field(min_length=1)
+    description: str = ""
+
+
+class CourseFile(Strict):
+    title: str = Field(min_length=1)
+    description: str = ""
+    base_url: str = ""
+    language: str = "en"
+    lessons: list[str] = Field(min_length=1)
+    tracks: list[Track] = Field(min_length=1)
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, url: str) -> str:
+        if url and not re.match(r"^https?://[^/]+", url):
+            raise ValueError(f"base_url '{url}' is not an http(s) URL, e.g. 'https://you.github.io/course/'")
+        return url if not url or url.endswith("/") else url + "/"
+
+
+class Narration(Strict):
+    audio: str
+    transcript: str
+
+
+class Reading(Strict):
+    title: str = Field(min_length=1)
+    url: str = Field(pattern=r"^https?://")
+    note: str = ""
+
+
+class FrontMatter(Strict):
+    title: str = Field(min_length=1)
+    module: int
+    kicker: str = ""
+    subtitle: str = ""
+    track: str
+    covers: list[str] = []
+    prerequisites: list[str] = []
+    next: list[str] | None = None
+    draft: bool = False
+    narration: Narration | None = None
+    further_reading: list[Reading] = []
+
+
+class Lesson:
+    """One lesson: its id, front matter and markdown body (with the line the body starts on)."""
+
+    def __init__(self, id: str, path: Path, meta: FrontMatter, body: str, body_line: int):
+        self.id, self.path, self.meta, self.body, self.body_line = id, path, meta, body, body_line
+
+    @property
+    def url(self) -> str:
+        return f"{self.id}.html"
+
+
+class Course:
+    def __init__(self, root: Path, config: CourseFile, lessons: list[Lesson]):
+        self.root = root
+        self.config = config
+        self.lessons = lessons  # in reading order, drafts left out
+        self.by_id = {lesson.id: lesson for lesson in lessons}
+
+    def track(self, track_id: str) -> Track:
+        return next(t for t in self.config.tracks if t.id == track_id)
+
+
+def _toml_error(shown: str, err: tomllib.TOMLDecodeError, offset: int) -> Problem:
+    # tomllib (before 3.14) keeps the position only in its message: "... (at line 3, column 5)"
+    found = re.search(r"line (\d+)", str(err))
+    message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(err))
+    where = f"line {int(found[1]) + offset}" if found else ""
+    return Problem(shown, where, f"invalid TOML: {message}", "fix the TOML syntax")
+
+
+def key_line(text: str, loc: tuple, offset: int = 0) -> int | None:
+    """The line that sets `loc` (a key path such as ('narration', 'audio')); tomllib keeps no positions."""
+    lines = text.splitlines()
+    start, found = 0, None
+    for depth, part in enumerate(p for p in loc if isinstance(p, str)):
+        key = re.escape(part)
+        pattern = rf"\s*(\[\[?{key}\]\]?\s*$|{key}\s*=)" if depth == 0 else rf"\s*{key}\s*="
+        for number in range(start, len(lines)):
+            if re.match(pattern, lines[number]):
+                start, found = number + 1, number + 1
+                break
+        else:
+            break
+    return found + offset if found else None
+
+
+def split_front_matter(text: str) -> tuple[str, str, int] | None:
+    """(front matter, body, line the body starts on) or None when the file has no `+++` block."""
+    lines = text.split("\n")
+    if not lines or lines[0].strip() != FENCE:
+        return None
+    for number in range(1, len(lines)):
+        if lines[number].strip() == FENCE:
+            return "\n".join(lines[1:number]), "\n".join(lines[number + 1:]), number + 2
+    return None
+
+
+def _load_course_file(root: Path, problems: list[Problem]) -> CourseFile | None:
+    path = root / "course.toml"
+    shown = display_path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        problems.append(Problem(shown, "", "the course file is missing",
+                                "create it (see docs/authoring.md) or pass --content DIR"))
+        return None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        problems.append(_toml_error(shown, err, 0))
+        return None
+    try:
+        return CourseFile.model_validate(data)
+    except ValidationError as err:
+        problems += pydantic_problems(shown, err, lambda loc: key_line(text, loc))
+        return None
+
+
+def load_lesson(path: Path, problems: list[Problem]) -> Lesson | None:
+    shown = display_path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        problems.append(Problem(shown, "", f"cannot read the lesson ({err})", "save it as UTF-8 text"))
+        return None
+    if not LESSON_ID.match(path.stem):
+        problems.append(Problem(shown, "", f"lesson id '{path.stem}' is not lowercase letters, digits and '-'",
+                                "rename the file, e.g. 'vae-stable-diffusion.md'"))
+    parts = split_front_matter(text)
+    if parts is None:
+        problems.append(Problem(shown, "line 1", "no front matter: the file must start with a '+++' line "
+                                "and the front matter must end with another '+++' line",
+                                "add the TOML front matter described in docs/authoring.md"))
+        return None
+    front, body, body_line = parts
+    try:
+        data = tomllib.loads(front)
+    except tomllib.TOMLDecodeError as err:
+        problems.append(_toml_error(shown, err, 1))
+        return None
+    try:
+        meta = FrontMatter.model_validate(data)
+    except ValidationError as err:
+        problems += pydantic_problems(shown, err, lambda loc: key_line(front, loc, 1))
+        return None
+    return Lesson(path.stem, path, meta, body, body_line)
+
+
+def load_course(root: Path) -> Course:
+    """Read and cross-check the course; raise ProblemsFound listing every problem found."""
+    root = Path(root)
+    problems: list[Problem] = []
+    config = _load_course_file(root, problems)
+    lessons: dict[str, Lesson] = {}
+    for path in sorted((root / "lessons").glob("*.md")):
+        lesson = load_lesson(path, problems)
+        if lesson:
+            lessons[lesson.id] = lesson
+    if config is None:
+        raise ProblemsFound(problems)
+    course_file = display_path(root / "course.toml")
+    course_text = (root / "course.toml").read_text(encoding="utf-8")
+    where_lessons = f"line {key_line(course_text, ('lessons',))}, key 'lessons'"
+
+    # files and the course order agree
+    ordered: list[Lesson] = []
+    seen: set[str] = set()
+    for lesson_id in config.lessons:
+        if lesson_id in seen:
+            problems.append(Problem(course_file, where_lessons, f"lesson '{lesson_id}' is listed twice",
+                                    "keep one"))
+        seen.add(lesson_id)
+        if lesson_id not in lessons:
+            if not (root / "lessons" / f"{lesson_id}.md").exists():
+                problems.append(Problem(course_file, where_lessons, f"lesson '{lesson_id}' has no file "
+                                        f"lessons/{lesson_id}.md", "create it or remove it from 'lessons'"))
+        elif not lessons[lesson_id].meta.draft and lessons[lesson_id] not in ordered:
+            ordered.append(lessons[lesson_id])
+    for lesson in lessons.values():
+        if lesson.id not in seen and not lesson.meta.draft:
+            problems.append(Problem(display_path(lesson.path), "", "the lesson is not in course.toml's 'lessons'",
+                                    f"add \"{lesson.id}\" to 'lessons' in course.toml, or set draft = true"))
+
+    track_ids = [t.id for t in config.tracks]
+    if len(set(track_ids)) != len(track_ids):
+        problems.append(Problem(course_file, "key 'tracks'", "two tracks have the same id", "rename one"))
+    position = {lesson.id: n for n, lesson in enumerate(ordered)}
+    modules: dict[int, str] = {}
+    for lesson in ordered:
+        shown, meta = display_path(lesson.path), lesson.meta
+        front = lesson.path.read_text(encoding="utf-8").split("\n")
+
+        def line(*loc: str) -> str:
+            found = key_line("\n".join(front[1:lesson.body_line - 2]), loc, 1)
+            where = f"key '{'.'.join(loc)}'"
+            return f"line {found}, {where}" if found else where
+
+        if meta.track not in track_ids:
+            problems.append(Problem(shown, line("track"), f"unknown track '{meta.track}'",
+                                    f"use one of: {', '.join(track_ids)} (course.toml [[tracks]])"))
+        if meta.module in modules:
+            problems.append(Problem(shown, line("module"), f"module {meta.module} is also lesson "
+                                    f"'{modules[meta.module]}'", "give each lesson its own module number"))
+        modules.setdefault(meta.module, lesson.id)
+        for prereq in meta.prerequisites:
+            if prereq not in lessons or lessons[prereq].meta.draft:
+                problems.append(Problem(shown, line("prerequisites"), f"prerequisite '{prereq}' is not a lesson",
+                                        f"use a lesson id (a file stem in lessons/): {', '.join(position)}"))
+            elif position.get(prereq, -1) >= position[lesson.id]:
+                problems.append(Problem(shown, line("prerequisites"), f"prerequisite '{prereq}' comes after "
+                                        "this lesson in the course",
+                                        "move it earlier in course.toml's 'lessons' or drop the prerequisite"))
+        for target in meta.next or []:
+            if target not in position:
+                problems.append(Problem(shown, line("next"), f"'next' names '{target}', which is not a lesson",
+                                        f"use a lesson id: {', '.join(position)}"))
+        if meta.narration:
+            for key in ("audio", "transcript"):
+                rel = getattr(meta.narration, key)
+                target = (root / rel).resolve()
+                if not target.is_relative_to(root.resolve()) or not target.is_file():
+                    problems.append(Problem(shown, line("narration", key), f"narration {key} file '{rel}' "
+                                            "does not exist", "fix the path (relative to the content folder) "
+                                            "or create the file"))
+    if problems:
+        raise ProblemsFound(problems)
+    return Course(root, config, ordered)

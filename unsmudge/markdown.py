@@ -1,0 +1,192 @@
+"""Lesson markdown -> HTML: Python-Markdown + pymdown-extensions, plus our link, diagram and demo rules.
+
+One `LessonRenderer` converts every lesson of a build (a Markdown instance is costly to set up, cheap to
+reset). Links are checked in two passes: while converting, each link is resolved to a lesson or a file;
+once every lesson is converted, `check_anchors` looks each `#fragment` up in the target page's ids.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+import xml.etree.ElementTree as etree
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from urllib.parse import unquote, urlsplit
+
+import markdown
+from markdown.treeprocessors import Treeprocessor
+
+from unsmudge import diagram
+from unsmudge.problems import Problem, display_path
+
+DEMO_MARK = re.compile(r'<div data-unsmudge-demo="([^"]*)"></div>')
+IDS = re.compile(r'\bid="([^"]+)"')
+EXTERNAL = ("http://", "https://")
+
+
+@dataclass
+class Converted:
+    html: str
+    toc: list[dict]  # [{level, id, name}] for h2/h3
+    ids: set[str]
+    demos: list[str]  # demo ids in order of appearance
+    text: str  # plain text for the search index
+    # links with a fragment, checked once every page is converted: (target lesson, fragment, link, line)
+    anchors: list[tuple[str, str, str, str]] = field(default_factory=list)
+
+
+def _demo_fence(source, language, class_name, options, md, **kwargs) -> str:
+    demo_id = source.strip()
+    md.unsmudge_demos.append(demo_id)
+    # replaced by the rendered partial once the page's relative URLs are known
+    return f'<div data-unsmudge-demo="{demo_id}"></div>'
+
+
+def _pipeline_fence(source, language, class_name, options, md, **kwargs) -> str:
+    return diagram.render(source)
+
+
+class LinkRules(Treeprocessor):
+    """Rewrites lesson links to pages and media paths to the site's, and records what is broken."""
+
+    def __init__(self, md, renderer: "LessonRenderer"):
+        super().__init__(md)
+        self.renderer = renderer
+
+    def run(self, root: etree.Element) -> None:
+        for element in root.iter():
+            if element.tag == "a" and element.get("href") is not None:
+                element.set("href", self.renderer.link(element.get("href"), element))
+            elif element.tag == "img" and element.get("src") is not None:
+                element.set("src", self.renderer.media(element.get("src")))
+                element.set("loading", "lazy")
+
+
+class LessonRenderer:
+    def __init__(self, content_dir: Path, lesson_ids: set[str]):
+        self.content_dir = Path(content_dir).resolve()
+        self.lessons_dir = self.content_dir / "lessons"
+        self.lesson_ids = lesson_ids
+        self.md = markdown.Markdown(
+            extensions=[
+                "abbr", "attr_list", "def_list", "footnotes", "md_in_html", "tables", "toc", "admonition",
+                "pymdownx.details", "pymdownx.highlight", "pymdownx.inlinehilite", "pymdownx.superfences",
+                "pymdownx.tabbed", "pymdownx.tasklist",
+            ],
+            extension_configs={
+                "toc": {"permalink": "¶", "permalink_title": "Link to this section", "toc_depth": "2-3"},
+                # CSS classes, not inline styles: the CSP forbids inline styles
+                "pymdownx.highlight": {"use_pygments": True, "css_class": "highlight", "noclasses": False},
+                "pymdownx.tabbed": {"alternate_style": True},
+                "pymdownx.superfences": {"custom_fences": [
+                    {"name": "demo", "class": "demo", "format": _demo_fence},
+                    {"name": "pipeline", "class": "pipeline", "format": _pipeline_fence},
+                ]},
+            },
+            output_format="html",
+        )
+        self.md.treeprocessors.register(LinkRules(self.md, self), "unsmudge-links", 1)
+        self.media_used: set[str] = set()
+
+    # the lesson being converted, and what its conversion found
+    def convert(self, lesson) -> tuple[Converted, list[Problem]]:
+        self.lesson, self.problems, self.anchors = lesson, [], []
+        self.md.reset()
+        self.md.unsmudge_demos = []
+        html = self.md.convert(lesson.body)
+        toc = [{"level": t["level"], "id": t["id"], "name": t["name"]} for t in _flatten(self.md.toc_tokens)]
+        ids = set(IDS.findall(html))
+        converted = Converted(html, toc, ids, list(self.md.unsmudge_demos), _plain_text(html), self.anchors)
+        return converted, self.problems
+
+    def _problem(self, written: str, message: str, fix: str) -> None:
+        self.problems.append(Problem(display_path(self.lesson.path), self._line_of(written), message, fix))
+
+    def _line_of(self, written: str) -> str:
+        """The line of the file where `written` first appears (links keep no source position)."""
+        for number, line in enumerate(self.lesson.body.split("\n")):
+            if written in line:
+                return f"line {number + self.lesson.body_line}"
+        return ""
+
+    def _resolve(self, path: str) -> Path | None:
+        """A relative path from the lesson file, resolved; None when it leaves the content folder."""
+        target = (self.lessons_dir / unquote(path)).resolve()
+        return target if target.is_relative_to(self.content_dir) else None
+
+    def link(self, href: str, element: etree.Element) -> str:
+        parts = urlsplit(href)
+        if parts.scheme in ("http", "https"):
+            element.set("target", "_blank")
+            element.set("rel", "noopener")
+            return href
+        if parts.scheme or parts.netloc or href.startswith("/"):
+            if parts.scheme in ("mailto", "tel"):
+                return href
+            self._problem(href, f"link '{href}' is absolute", "link to a lesson as 'other-lesson.md' or to "
+                          "a file under media/ by a relative path; external links need http(s)://")
+            return href
+        if not parts.path:  # "#fragment" within this lesson
+            self.anchors.append((self.lesson.id, parts.fragment, href, self._line_of(href)))
+            return href
+        if parts.path.endswith(".md"):
+            target = self._resolve(parts.path)
+            lesson_id = target.stem if target and target.parent == self.lessons_dir else None
+            if lesson_id not in self.lesson_ids:
+                self._problem(href, f"broken link '{href}': no lesson '{PurePosixPath(parts.path).stem}'",
+                              "link to an existing lesson file, e.g. 'autoencoders.md'")
+                return href
+            if parts.fragment:
+                self.anchors.append((lesson_id, parts.fragment, href, self._line_of(href)))
+            return f"{lesson_id}.html" + (f"#{parts.fragment}" if parts.fragment else "")
+        return self.media(href, written=href)
+
+    def media(self, src: str, written: str | None = None) -> str:
+        """A file the lesson refers to: it must exist under media/; its site path is the same."""
+        parts = urlsplit(src)
+        if parts.scheme in ("http", "https"):
+            self._problem(src, f"'{src}' would be loaded from another host", "download it into media/ and "
+                          "refer to it by a relative path")
+            return src
+        if parts.scheme == "data":
+            return src
+        target = self._resolve(parts.path)
+        media_dir = self.content_dir / "media"
+        if target is None or not target.is_relative_to(media_dir) or not target.is_file():
+            self._problem(written or src, f"'{src}' is not a file under media/",
+                          "put the file in the content folder's media/ and refer to it as '../media/NAME'")
+            return src
+        rel = target.relative_to(self.content_dir).as_posix()
+        self.media_used.add(rel)
+        return rel + (f"#{parts.fragment}" if parts.fragment else "")
+
+
+def check_anchors(path_of: dict[str, Path], converted: dict[str, Converted]) -> list[Problem]:
+    """Every `#fragment` link must name an id in its target page (checked once all pages exist)."""
+    problems = []
+    for source_id, page in converted.items():
+        for target_id, fragment, written, where in page.anchors:
+            if fragment not in converted[target_id].ids:
+                problems.append(Problem(
+                    display_path(path_of[source_id]), where,
+                    f"broken anchor '{written}': lesson '{target_id}' has no heading or id '{fragment}'",
+                    "use one of its heading ids: " + (", ".join(t["id"] for t in converted[target_id].toc)
+                                                      or "(it has no headings)")))
+    return problems
+
+
+def _flatten(tokens: list[dict]) -> list[dict]:
+    out = []
+    for token in tokens:
+        out.append(token)
+        out += _flatten(token.get("children", []))
+    return out
+
+
+_TAGS = re.compile(r"<(script|style|svg)\b.*?</\1>|<[^>]+>", re.S)
+_SPACE = re.compile(r"\s+")
+
+
+def _plain_text(html: str) -> str:
+    return _SPACE.sub(" ", html_lib.unescape(_TAGS.sub(" ", html))).replace("¶", "").strip()

@@ -1,0 +1,178 @@
+"""`unsmudge serve`: preview from memory on 127.0.0.1, re-rendering only what changed.
+
+The site is held in memory (`Builder.files`), never written to disk. A watcher polls the content,
+theme and frames folders; an edit to one lesson's body re-renders that page alone, anything else
+(front matter, course.toml, templates, new frames) rebuilds everything. Pages get one extra classic
+script, /__unsmudge/livereload.js, which listens on an EventSource and reloads on each new version: no
+inline script, so the page's CSP holds in preview too. Missing demo frames show a placeholder.
+"""
+
+from __future__ import annotations
+
+import html
+import mimetypes
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from unsmudge.problems import ProblemsFound
+from unsmudge.site import CSP, Builder, Options
+from unsmudge.theme import default_theme
+
+LIVERELOAD = b"""(function () {
+  var seen = null, source = new EventSource("/__unsmudge/events");
+  source.onmessage = function (event) {
+    if (seen !== null && event.data !== seen) window.location.reload();
+    seen = event.data;
+  };
+})();
+"""
+INJECT = b'<script src="/__unsmudge/livereload.js"></script>\n</body>'
+
+
+class Preview:
+    """The current site in memory, its version, and what to show when the course has problems."""
+
+    def __init__(self, options: Options):
+        self.options = options
+        self.builder: Builder | None = None
+        self.files: dict[str, bytes | Path] = {}
+        self.error: str | None = None
+        self.version = 0
+        self.changed = threading.Condition()
+        self.snapshot = self._scan()
+
+    def watched(self) -> list[Path]:
+        folders = [self.options.content, default_theme()]
+        return folders + [self.options.frames] if Path(self.options.frames).is_dir() else folders
+
+    def _scan(self) -> dict[Path, float]:
+        stamps = {}
+        for folder in self.watched():
+            for path in Path(folder).rglob("*"):
+                if path.is_file():
+                    stamps[path] = path.stat().st_mtime_ns
+        return stamps
+
+    def rebuild(self) -> None:
+        started = time.perf_counter()
+        builder = Builder(self.options)
+        try:
+            self.files = builder.gather()
+            self.builder, self.error = builder, None
+        except ProblemsFound as err:
+            self.error = str(err)
+        self._announce(f"rebuilt the site in {(time.perf_counter() - started) * 1000:.0f} ms")
+
+    def update(self) -> None:
+        """Called by the watcher: re-render what the changed files reach."""
+        snapshot = self._scan()
+        changed = {p for p in snapshot.keys() | self.snapshot.keys() if snapshot.get(p) != self.snapshot.get(p)}
+        self.snapshot = snapshot
+        if not changed:
+            return
+        lessons_dir = (Path(self.options.content) / "lessons").resolve()
+        only_lessons = all(p.suffix == ".md" and p.resolve().parent == lessons_dir and p.exists() for p in changed)
+        if self.builder is None or self.error or not only_lessons:
+            return self.rebuild()
+        started = time.perf_counter()
+        try:
+            pages = {}
+            for path in sorted(changed):
+                result = self.builder.rerender_lesson(path)
+                if result is None:
+                    return self.rebuild()
+                pages.update(result)
+        except ProblemsFound as err:
+            self.error = str(err)
+            return self._announce("the course has problems")
+        self.files.update(pages)
+        self._announce(f"re-rendered {', '.join(pages)} in {(time.perf_counter() - started) * 1000:.0f} ms")
+
+    def _announce(self, message: str) -> None:
+        print(message if not self.error else f"{self.error}\n(fix and save; the page reloads)", file=sys.stderr)
+        with self.changed:
+            self.version += 1
+            self.changed.notify_all()
+
+    def page(self, path: str) -> tuple[int, str, bytes]:
+        if self.error:
+            body = (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
+                    f'<meta http-equiv="Content-Security-Policy" content="{CSP}"><title>Problems</title></head>'
+                    f"<body><h1>The course has problems</h1><pre>{html.escape(self.error)}</pre></body></html>")
+            return 200, "text/html; charset=utf-8", body.encode().replace(b"</body>", INJECT)
+        rel = path.lstrip("/") or "index.html"
+        if rel.endswith("/"):
+            rel += "index.html"
+        data = self.files.get(rel)
+        if data is None:
+            status, rel, data = 404, "404.html", self.files.get("404.html", b"not found")
+        else:
+            status = 200
+        if isinstance(data, Path):
+            data = data.read_bytes()
+        kind = mimetypes.guess_type(rel)[0] or "application/octet-stream"
+        if kind == "text/html":
+            data = data.replace(b"</body>", INJECT)
+        if kind.startswith("text/") or kind in ("application/javascript", "application/xml"):
+            kind += "; charset=utf-8"
+        return status, kind, data
+
+
+def _handler(preview: Preview):
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            path = unquote(urlsplit(self.path).path)
+            if path == "/__unsmudge/livereload.js":
+                return self._send(200, "text/javascript; charset=utf-8", LIVERELOAD)
+            if path == "/__unsmudge/events":
+                return self._events()
+            self._send(*preview.page(path))
+
+        def _send(self, status: int, kind: str, data: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _events(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            version = None
+            try:
+                while True:
+                    with preview.changed:
+                        if version == preview.version:
+                            preview.changed.wait(timeout=15)
+                        version = preview.version
+                    self.wfile.write(f"data: {version}\n\n".encode())
+                    self.wfile.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+        def log_message(self, *args) -> None:  # requests are not news; rebuilds are
+            pass
+
+    return Handler
+
+
+def serve(content: Path, frames: Path, port: int = 8000) -> int:
+    preview = Preview(Options(content=Path(content), frames=Path(frames), allow_missing_frames=True))
+    preview.rebuild()
+    server = ThreadingHTTPServer(("127.0.0.1", port), _handler(preview))
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    print(f"serving {content} on http://127.0.0.1:{port}/ (Ctrl+C stops)", file=sys.stderr)
+    try:
+        while True:
+            time.sleep(0.3)
+            preview.update()
+    finally:
+        server.shutdown()

@@ -1,0 +1,267 @@
+"""The site: gather and validate everything, render every file in memory, then write it in one swap.
+
+`Builder.gather()` reads the course, converts every lesson, checks links, anchors, media and demo
+frames, and renders each output file to bytes; any problem stops it before a byte is written.
+`write_site()` writes those bytes into a staging folder next to the output and swaps it in, so a failed
+build leaves the previous site untouched. The same inputs give the same bytes (no clocks, sorted walks).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from unsmudge.course import Course, Lesson, load_course, load_lesson
+from unsmudge.demos import Demo, gather_demos
+from unsmudge.markdown import DEMO_MARK, Converted, LessonRenderer, check_anchors
+from unsmudge.problems import Problem, ProblemsFound, display_path
+from unsmudge.search import search_script
+from unsmudge.theme import Theme
+
+CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+       "media-src 'self'")
+DEFAULT_EPOCH = 315532800  # 1980-01-01, the earliest date a zip entry can hold
+
+
+@dataclass
+class Options:
+    content: Path = Path("content")
+    frames: Path = Path("build")
+    out: Path = Path("site")
+    base_url: str | None = None
+    allow_missing_frames: bool = False  # serve: show a placeholder instead of failing
+
+
+class Builder:
+    """Holds what one build gathered, so `serve` can re-render a single lesson."""
+
+    def __init__(self, options: Options):
+        self.options = options
+        self.content = Path(options.content)
+        self.files: dict[str, bytes | Path] = {}  # site path -> bytes, or a source file to copy
+
+    # ---------------------------------------------------------------- gather
+    def gather(self) -> dict[str, bytes | Path]:
+        self.course = load_course(self.content)
+        if self.options.base_url is not None:
+            url = self.options.base_url
+            self.course.config = self.course.config.model_copy(
+                update={"base_url": url if not url or url.endswith("/") else url + "/"})
+        self.theme = Theme(self.content / "templates")
+        self.renderer = LessonRenderer(self.content, set(self.course.by_id))
+        problems: list[Problem] = []
+        self.converted: dict[str, Converted] = {}
+        for lesson in self.course.lessons:
+            converted, found = self.renderer.convert(lesson)
+            self.converted[lesson.id] = converted
+            problems += found
+        problems += check_anchors({l.id: l.path for l in self.course.lessons}, self.converted)
+        try:
+            self.demos = gather_demos(self.content, self.options.frames, self._demos_used(),
+                                      self.options.allow_missing_frames)
+        except ProblemsFound as err:
+            problems += err.problems
+        if problems:
+            raise ProblemsFound(problems)
+        self.search_url = self.theme.add_asset("search-index.js", search_script(self._search_entries()))
+        files: dict[str, bytes | Path] = {}
+        try:
+            for lesson in self.course.lessons:
+                files[lesson.url] = self.render_lesson(lesson)
+            files["index.html"] = self._page("index.html", page_title=self.course.config.title)
+            files["404.html"] = self._page("404.html", page_title="Page not found")
+            if self.course.config.base_url:
+                files["sitemap.xml"] = self.theme.render("sitemap.xml", **self._context()).encode()
+        except jinja2.TemplateError as err:
+            raise ProblemsFound([_template_problem(err)]) from None
+        files[".nojekyll"] = b""
+        for asset in self.theme.assets.values():
+            files[asset.url] = asset.data
+        for demo in self.demos.values():
+            files.update(demo.files)
+        files.update(self._media())
+        self.files = dict(sorted(files.items()))
+        return self.files
+
+    def _demos_used(self) -> dict[str, list[tuple[str, str]]]:
+        used: dict[str, list[tuple[str, str]]] = {}
+        for lesson in self.course.lessons:
+            for demo_id in self.converted[lesson.id].demos:
+                place = (display_path(lesson.path), _line_of(lesson, demo_id))
+                used.setdefault(demo_id, []).append(place)
+        return used
+
+    def _media(self) -> dict[str, Path]:
+        """content/media/ as it is, plus narration files wherever they live in the content folder."""
+        media = {}
+        folder = self.content / "media"
+        if folder.is_dir():
+            for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+                media[path.relative_to(self.content).as_posix()] = path
+        for lesson in self.course.lessons:
+            if lesson.meta.narration:
+                for rel in (lesson.meta.narration.audio, lesson.meta.narration.transcript):
+                    media[Path(rel).as_posix()] = self.content / rel
+        return media
+
+    def _search_entries(self) -> list[dict]:
+        return [{"id": l.id, "url": l.url, "title": l.meta.title, "kicker": l.meta.kicker,
+                 "subtitle": l.meta.subtitle, "headings": [t["name"] for t in self.converted[l.id].toc],
+                 "text": self.converted[l.id].text} for l in self.course.lessons]
+
+    # ---------------------------------------------------------------- render
+    def _context(self) -> dict:
+        course = self.course
+        tracks = [{"track": t, "lessons": [l for l in course.lessons if l.meta.track == t.id]}
+                  for t in course.config.tracks]
+        return {"course": course.config, "lessons": course.lessons, "tracks": tracks, "csp": CSP,
+                "search_url": self.search_url, "lesson": None, "demos": []}
+
+    def _page(self, template: str, **extra) -> bytes:
+        return self.theme.render(template, **{**self._context(), **extra}).encode()
+
+    def render_lesson(self, lesson: Lesson) -> bytes:
+        course, converted = self.course, self.converted[lesson.id]
+        index = course.lessons.index(lesson)
+        prev = course.lessons[index - 1] if index else None
+        following = course.lessons[index + 1] if index + 1 < len(course.lessons) else None
+        if lesson.meta.next is not None:
+            read_next = [course.by_id[i] for i in lesson.meta.next]
+        else:
+            read_next = [following] if following else []
+        demos = [self.demos[i] for i in dict.fromkeys(converted.demos)]
+        body = DEMO_MARK.sub(lambda m: self._demo_html(self.demos[m[1]]), converted.html)
+        return self._page(
+            "lesson.html", page_title=f"{lesson.meta.title} · {course.config.title}", lesson=lesson,
+            meta=lesson.meta, body=body, toc=converted.toc, prev=prev, next=following, read_next=read_next,
+            prerequisites=[course.by_id[i] for i in lesson.meta.prerequisites],
+            track=course.track(lesson.meta.track), demos=demos,
+            has_live_demo=any(not d.missing for d in demos))
+
+    def _demo_html(self, demo: Demo) -> str:
+        return self.theme.render("partials/demo-slot.html", demo=demo)
+
+    # ---------------------------------------------------------------- serve
+    def rerender_lesson(self, path: Path) -> dict[str, bytes] | None:
+        """Re-render one edited lesson; None when the change reaches other pages (full rebuild then)."""
+        problems: list[Problem] = []
+        lesson = load_lesson(path, problems)
+        if problems:
+            raise ProblemsFound(problems)
+        old = self.course.by_id.get(lesson.id) if lesson else None
+        if old is None or lesson.meta != old.meta:
+            return None  # titles, order, prerequisites: other pages show them
+        converted, problems = self.renderer.convert(lesson)
+        if converted.toc != self.converted[lesson.id].toc or converted.demos != self.converted[lesson.id].demos:
+            return None  # other lessons' anchors or the demo set may depend on it
+        problems += _anchor_problems(lesson, converted, self.converted)
+        if problems:
+            raise ProblemsFound(problems)
+        old.body, old.body_line = lesson.body, lesson.body_line
+        self.converted[lesson.id] = converted
+        page = self.render_lesson(old)
+        self.files[old.url] = page
+        return {old.url: page}
+
+
+def _anchor_problems(lesson: Lesson, converted: Converted, others: dict[str, Converted]) -> list[Problem]:
+    """The edited lesson's own anchors, checked against the other pages as last built."""
+    pages = {k: Converted(v.html, v.toc, v.ids, v.demos, v.text, []) for k, v in others.items()}
+    return check_anchors({lesson.id: lesson.path}, {**pages, lesson.id: converted})
+
+
+def _line_of(lesson: Lesson, text: str) -> str:
+    for number, line in enumerate(lesson.body.split("\n")):
+        if text in line:
+            return f"line {number + lesson.body_line}"
+    return ""
+
+
+def _template_problem(err: jinja2.TemplateError) -> Problem:
+    file = getattr(err, "filename", None) or getattr(err, "name", None) or "templates"
+    line = getattr(err, "lineno", None)
+    return Problem(display_path(Path(file)) if file != "templates" else file, f"line {line}" if line else "",
+                   f"template error: {err.message or err}", "fix the template (or remove the override)")
+
+
+# -------------------------------------------------------------------- writing
+def check_output(out: Path, content: Path, frames: Path) -> None:
+    """Refuse an output folder that would replace the sources or an unrelated folder."""
+    out, shown = Path(out).resolve(), display_path(out)
+    for name, folder in (("content", content), ("frames", frames), ("current", Path.cwd())):
+        folder = Path(folder).resolve()
+        if out == folder or folder.is_relative_to(out):
+            raise ProblemsFound([Problem(shown, "", f"the output folder contains the {name} folder, and a "
+                                         "build replaces its output folder", "pass --out a folder of its own")])
+    if out.is_dir() and any(out.iterdir()) and not (out / ".nojekyll").exists():
+        raise ProblemsFound([Problem(shown, "", "the output folder exists and is not a site unsmudge built "
+                                     "(no .nojekyll), so replacing it could lose work",
+                                     "remove it, or pass --out a new folder")])
+
+
+def _safe_target(root: Path, rel: str) -> Path:
+    target = (root / rel).resolve()
+    if not target.is_relative_to(root.resolve()):
+        raise ProblemsFound([Problem(rel, "", "refusing to write outside the output folder", "rename the file")])
+    return target
+
+
+def write_site(files: dict[str, bytes | Path], out: Path) -> None:
+    """Write into a staging folder next to `out`, then swap it in."""
+    out = Path(out).resolve()
+    staging, old = out.parent / f".staging-{out.name}", out.parent / f".staging-{out.name}.old"
+    for leftover in (staging, old):
+        shutil.rmtree(leftover, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        for rel, data in files.items():
+            target = _safe_target(staging, rel)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(data, Path):
+                shutil.copyfile(data, target)
+            else:
+                target.write_bytes(data)
+        if out.exists():
+            out.rename(old)
+        staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        if old.exists() and not out.exists():
+            old.rename(out)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def write_zip(files: dict[str, bytes | Path], zip_path: Path, folder: str) -> None:
+    """An offline copy: sorted entries under `folder/`, all dated SOURCE_DATE_EPOCH; written atomically."""
+    epoch = int(os.environ.get("SOURCE_DATE_EPOCH", DEFAULT_EPOCH))
+    stamp = time.gmtime(max(epoch, DEFAULT_EPOCH))[:6]
+    zip_path = Path(zip_path).resolve()
+    temp = zip_path.with_name(f".{zip_path.name}.tmp")
+    try:
+        with zipfile.ZipFile(temp, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+            for rel in sorted(files):
+                data = files[rel]
+                info = zipfile.ZipInfo(f"{folder}/{rel}", date_time=stamp)
+                info.external_attr = 0o644 << 16
+                info.compress_type = zipfile.ZIP_DEFLATED
+                archive.writestr(info, data.read_bytes() if isinstance(data, Path) else data)
+        os.replace(temp, zip_path)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def build(options: Options, zip_path: Path | None = None) -> Builder:
+    check_output(options.out, options.content, options.frames)
+    builder = Builder(options)
+    files = builder.gather()
+    if zip_path:
+        write_zip(files, zip_path, Path(zip_path).stem)
+    write_site(files, options.out)
+    return builder

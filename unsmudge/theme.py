@@ -1,0 +1,87 @@
+"""The theme: Jinja2 templates and static assets, the course's own `templates/` folder first.
+
+Static `.css` and `.js` files get content-hashed names (`assets/css/site.3f2a9c1e.css`) so a CDN may
+cache them forever; a page refers to them through `asset('css/site.css')`, which returns the hashed URL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+from pygments.formatters import HtmlFormatter
+
+HASHED = (".css", ".js")
+
+
+def default_theme() -> Path:
+    """The theme folder: inside the installed wheel (`unsmudge/_theme`) or the repository's `templates/`."""
+    packaged = Path(__file__).parent / "_theme"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent / "templates"
+
+
+def _hashed_name(rel: str, data: bytes) -> str:
+    stem, dot, ext = rel.rpartition(".")
+    return f"{stem}.{hashlib.sha256(data).hexdigest()[:10]}.{ext}"
+
+
+def pygments_css() -> bytes:
+    """Code colours for light and dark schemes (CSS classes; the CSP forbids inline styles)."""
+    light = HtmlFormatter(style="friendly").get_style_defs(".highlight")
+    dark = HtmlFormatter(style="monokai").get_style_defs(".highlight")
+    return f"{light}\n@media (prefers-color-scheme: dark) {{\n{dark}\n}}\n".encode()
+
+
+@dataclass
+class Asset:
+    url: str  # relative to the site root
+    data: bytes
+
+
+class Theme:
+    def __init__(self, course_templates: Path | None = None):
+        self.folders = [f for f in (course_templates, default_theme()) if f and f.is_dir()]
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader([str(f) for f in self.folders]),
+            autoescape=jinja2.select_autoescape(["html", "xml"]),
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
+        self.assets = self._collect_assets()
+        self.env.globals["asset"] = self.asset
+
+    def _collect_assets(self) -> dict[str, Asset]:
+        """Every static file, the course's overriding the theme's; plus generated ones."""
+        sources: dict[str, bytes] = {}
+        for folder in reversed(self.folders):
+            static = folder / "static"
+            for path in sorted(p for p in static.rglob("*") if p.is_file()):
+                sources[path.relative_to(static).as_posix()] = path.read_bytes()
+        sources["css/pygments.css"] = pygments_css()
+        return {rel: self._asset(rel, data) for rel, data in sorted(sources.items())}
+
+    @staticmethod
+    def _asset(rel: str, data: bytes) -> Asset:
+        name = _hashed_name(rel, data) if rel.endswith(HASHED) else rel
+        return Asset(f"assets/{name}", data)
+
+    def add_asset(self, rel: str, data: bytes) -> str:
+        """A generated asset (such as the search index); returns its hashed URL."""
+        self.assets[rel] = self._asset(rel, data)
+        return self.assets[rel].url
+
+    def asset(self, rel: str) -> str:
+        try:
+            return self.assets[rel].url
+        except KeyError:
+            raise jinja2.TemplateError(f"no static file '{rel}' in the theme") from None
+
+    def has(self, rel: str) -> bool:
+        return rel in self.assets
+
+    def render(self, template: str, **context) -> str:
+        return self.env.get_template(template).render(**context)

@@ -1,0 +1,202 @@
+"""`unsmudge precompute` (also `python -m precompute`, `accelerate launch -m precompute`).
+
+Torch-free at import and on the cached path: the CLI imports this module to register the subcommand,
+and a rerun with nothing to do plans the runs, finds every `run.json`, and answers without loading
+torch or a model. Only when work remains is `precompute.compute` (torch, diffusers) imported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from precompute.checks import check_model
+from precompute.plan import Run, find_results, plan_runs
+from precompute.spec import DemoSpec, load_demos
+from precompute.store import clean_stale, is_done
+from unsmudge.problems import Problem, ProblemsFound, display_path
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+DTYPES = ("auto", "float32", "float16", "bfloat16")
+CHILD_ENV = "UNSMUDGE_PRECOMPUTE_CHILD"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--content", type=Path, default=Path("content"), metavar="DIR",
+                        help="the course folder with demos/*.toml (default: content)")
+    parser.add_argument("--out", type=Path, default=Path("build"), metavar="DIR",
+                        help="where run folders go (default: build)")
+    parser.add_argument("--demo", action="append", metavar="ID",
+                        help="only this demo (repeatable); default: every demo")
+    parser.add_argument("--device", choices=DEVICES, default="auto",
+                        help="auto: cuda, else mps, else cpu")
+    parser.add_argument("--dtype", choices=DTYPES, default="auto",
+                        help="auto: float16 on cuda/mps, float32 on cpu (part of each run's key)")
+    parser.add_argument("--force", action="store_true", help="recompute runs that are already done")
+    parser.add_argument("--processes", type=int, default=1, metavar="N",
+                        help="split the runs over N processes (one per GPU, or CPU workers); "
+                             "the same as `accelerate launch --num_processes N -m precompute ...`")
+    parser.add_argument("--decode-batch", type=int, default=16, metavar="N",
+                        help="latents per VAE call after the denoising loop (halved on CUDA out-of-memory)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m precompute",
+                                     description="Run the course's diffusion demos and keep every step.")
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+def _rank() -> int:
+    return int(os.environ.get("RANK", "0") or 0)
+
+
+def is_main() -> bool:
+    return _rank() == 0
+
+
+def say(*parts, err: bool = False) -> None:
+    if is_main() and not os.environ.get(CHILD_ENV):
+        print(*parts, file=sys.stderr if err else sys.stdout, flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Plan, report, compute what is missing. Returns the exit status; user mistakes exit 1, no traceback."""
+    try:
+        return _run(args)
+    except ProblemsFound as err:
+        if is_main():
+            for problem in err.problems:
+                print(f"error: {problem}", file=sys.stderr)
+            print(f"precompute: {len(err.problems)} problem(s); nothing was written", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("precompute: interrupted; finished runs are kept, the rest is redone next time", file=sys.stderr)
+        return 130
+
+
+def fixed_dtype(args) -> str | None:
+    """The dtype when it is known without torch; None means 'auto on a device only torch can name'."""
+    if args.dtype != "auto":
+        return args.dtype
+    if args.device == "cpu":
+        return "float32"
+    if args.device in ("cuda", "mps"):
+        return "float16"
+    return None
+
+
+def plan(args) -> tuple[dict[str, DemoSpec], list[Run], list[Run]]:
+    """(demos, all runs, runs still to do); raises ProblemsFound for bad specs or models."""
+    content = Path(args.content)
+    if not (content / "demos").is_dir():
+        raise ProblemsFound([Problem(display_path(content), "", "no demos/ folder here",
+                                     "run from the course folder or pass --content DIR")])
+    demos = load_demos(content)
+    if args.demo:
+        unknown = [d for d in args.demo if d not in demos]
+        if unknown:
+            known = ", ".join(sorted(demos)) or "none"
+            raise ProblemsFound([Problem(display_path(content / "demos"), "", f"no demo '{d}' (known: {known})",
+                                         f"use one of the ids, i.e. a file name in {display_path(content / 'demos')}")
+                                 for d in unknown])
+        demos = {d: demos[d] for d in sorted(set(args.demo))}
+    problems = []
+    for demo_id, spec in demos.items():
+        problems += check_model(content / "demos" / f"{demo_id}.toml", spec, content)
+    if problems:
+        raise ProblemsFound(problems)
+    runs = [run for demo_id, spec in demos.items() for run in plan_runs(demo_id, spec, content)]
+    dtype = fixed_dtype(args)
+    out = Path(args.out)
+    if args.force:
+        todo = list(runs)
+    elif dtype is not None:
+        todo = [r for r in runs if not is_done(out, r.key(dtype))]
+    else:  # --dtype auto on --device auto: any finished dtype of the same spec counts as done
+        found = find_results(out) if out.is_dir() else {}
+        todo = [r for r in runs if r.spec_hash not in found]
+    return demos, runs, todo
+
+
+def _run(args) -> int:
+    started = time.monotonic()
+    if args.processes < 1:
+        raise ProblemsFound([Problem("command line", "--processes", f"{args.processes} processes",
+                                     "give 1 or more")])
+    demos, runs, todo = plan(args)
+    out = Path(args.out)
+    shown_out = display_path(out)
+    say(f"precompute: {len(demos)} demo(s), {len(runs)} run(s): {len(todo)} to do, "
+        f"{len(runs) - len(todo)} cached")
+    for demo_id in demos:
+        mine = [r for r in runs if r.demo == demo_id]
+        waiting = sum(1 for r in todo if r.demo == demo_id)
+        say(f"  {demo_id}: {len(mine)} run(s), {waiting} to do")
+    if is_main() and not os.environ.get(CHILD_ENV):
+        clean_stale(out)  # temp folders of killed runs (their process is gone)
+    if not todo:
+        say(f"precompute: everything is cached; results are in {shown_out}/ ({time.monotonic() - started:.1f} s)")
+        return 0
+    if args.processes > 1 and not os.environ.get(CHILD_ENV) and "WORLD_SIZE" not in os.environ:
+        status = spawn(args)
+    else:
+        from precompute.compute import compute  # torch, diffusers, accelerate: only when work remains
+
+        status = compute(args, demos, todo)
+    if status == 0:
+        say(f"precompute: done, {len(todo)} run(s) computed in {time.monotonic() - started:.1f} s; "
+            f"results are in {shown_out}/ (one folder per run, each with run.json)")
+    return status
+
+
+def child_argv(args) -> list[str]:
+    argv = ["--content", str(args.content), "--out", str(args.out), "--device", args.device,
+            "--dtype", args.dtype, "--decode-batch", str(args.decode_batch)]
+    for demo in args.demo or []:
+        argv += ["--demo", demo]
+    if args.force:
+        argv.append("--force")
+    return argv
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def spawn(args) -> int:
+    """Start N copies of `python -m precompute` as one torch.distributed group (what `accelerate launch`
+    or torchrun would set up on one machine), wait for all, stop the rest if one fails."""
+    n = args.processes
+    port = str(_free_port())
+    children = []
+    for rank in range(n):
+        env = dict(os.environ, MASTER_ADDR="127.0.0.1", MASTER_PORT=port, WORLD_SIZE=str(n), RANK=str(rank),
+                   LOCAL_RANK=str(rank), LOCAL_WORLD_SIZE=str(n), **{CHILD_ENV: "1"})
+        children.append(subprocess.Popen([sys.executable, "-m", "precompute", *child_argv(args)], env=env))
+    status = 0
+    try:
+        pending = list(children)
+        while pending:
+            for child in list(pending):
+                code = child.poll()
+                if code is None:
+                    continue
+                pending.remove(child)
+                if code and not status:
+                    status = code
+                    for other in pending:  # a group with a dead member would wait forever
+                        other.terminate()
+            time.sleep(0.1)
+    except KeyboardInterrupt:
+        for child in children:
+            child.terminate()
+        raise
+    return status

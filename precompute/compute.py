@@ -1,0 +1,135 @@
+"""The part of precompute that runs models: split the runs over processes, capture, encode, store.
+
+Imported only when work remains (it imports torch, diffusers and accelerate).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import warnings
+
+# library chatter (torchvision fallbacks, loading bars, deprecations) stays out of the author's terminal
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+warnings.filterwarnings("ignore", category=FutureWarning, module=r"diffusers\..*")
+from pathlib import Path
+
+import torch
+from accelerate import PartialState
+from tqdm.auto import tqdm
+
+from precompute import pipeline as pl
+from precompute.capture import VIEWS, DecodeOutOfMemory, capture
+from precompute.plan import FORMAT_VERSION, Run, model_identity
+from precompute.spec import DemoSpec
+from precompute.store import clean_stale, encode, frame_name, write_run
+from unsmudge.problems import Problem, ProblemsFound, display_path
+
+
+def record(run: Run, key: str, spec: DemoSpec, identity: dict, dtype: str, device: torch.device,
+           timesteps: list[int]) -> dict:
+    """run.json, in the order docs/architecture.md shows it."""
+    steps = []
+    for i, t in enumerate(timesteps):
+        entry = {"t": t}
+        for view in VIEWS:
+            entry[view] = frame_name(view, i, spec.frames)
+        steps.append(entry)
+    return {
+        "format_version": FORMAT_VERSION,
+        "key": key,
+        "spec_hash": run.spec_hash,
+        "demo": run.demo,
+        "prompt": run.prompt,
+        "seed": run.seed,
+        "guidance": run.guidance,
+        "model": identity,
+        "scheduler": {"name": spec.scheduler, "timestep_spacing": spec.timestep_spacing, "steps": spec.steps},
+        "size": spec.size,
+        "dtype": dtype,
+        "device": device.type,
+        "frames": spec.frames.model_dump(),
+        "steps": steps,
+    }
+
+
+def _device(state: PartialState, name: str) -> torch.device:
+    if name == "auto" or (name == "cuda" and state.num_processes > 1):
+        return state.device
+    return torch.device(name)
+
+
+def compute(args, demos: dict[str, DemoSpec], todo: list[Run]) -> int:
+    pl.set_quiet()
+    if args.device == "auto":
+        cpu = pl.resolve_device("auto").type == "cpu"
+    else:
+        cpu = args.device == "cpu"
+    state = PartialState(cpu=cpu)
+    device = _device(state, args.device)
+    dtype_name = pl.resolve_dtype(args.dtype, device)
+    dtype = pl.DTYPES[dtype_name]
+    content, out = Path(args.content), Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    multi = state.num_processes > 1
+    if state.is_main_process:
+        where = f"{state.num_processes} processes" if multi else "1 process"
+        print(f"precompute: computing on {device.type} in {dtype_name}, {where}", flush=True)
+
+    status = 0
+    with state.split_between_processes(todo) as mine:
+        clean_stale(out, keys={r.key(dtype_name) for r in mine})
+        try:
+            _compute_runs(args, demos, mine, state, device, dtype_name, dtype, content, out)
+        except ProblemsFound as err:
+            for problem in err.problems:
+                print(f"error: {problem}", file=sys.stderr, flush=True)
+            status = 1
+        except (torch.cuda.OutOfMemoryError, DecodeOutOfMemory) as err:
+            print(f"error: CUDA ran out of memory ({str(err).splitlines()[0][:200]})\n"
+                  "    fix: use --dtype float16, fewer processes per GPU, a smaller 'size' in the demo, "
+                  "a lower --decode-batch, or --device cpu; finished runs are kept", file=sys.stderr, flush=True)
+            status = 1
+    if multi and status == 0:
+        state.wait_for_everyone()
+    return status
+
+
+def _compute_runs(args, demos, mine: list[Run], state, device, dtype_name, dtype, content, out) -> None:
+    loaded_models: dict[tuple, pl.Loaded] = {}
+    identities: dict[str, dict] = {}
+    tag = f"[{state.process_index}] " if state.num_processes > 1 else ""
+    bar = tqdm(total=len(mine), unit="run", desc=f"{tag}runs", position=2 * state.process_index,
+               disable=None, dynamic_ncols=True)
+    for count, run in enumerate(mine, 1):
+        spec = demos[run.demo]
+        demo_file = display_path(content / "demos" / f"{run.demo}.toml")
+        model_key = (spec.model, spec.revision, spec.fast_decoder)
+        if model_key not in loaded_models:
+            loaded_models.clear()  # one model in memory at a time
+            loaded_models[model_key] = pl.load(spec, content, demo_file, device, dtype)
+        loaded = loaded_models[model_key]
+        if run.demo not in identities:
+            identities[run.demo] = model_identity(spec, content)
+        pl.use_scheduler(loaded, spec)
+        started = time.monotonic()
+        steps_bar = tqdm(total=spec.steps, unit="step", desc=f"{tag}{run.demo}: {run.prompt[:30]}", leave=False,
+                         position=2 * state.process_index + 1, disable=None, dynamic_ncols=True)
+        try:
+            captured = capture(loaded, spec, run.prompt, run.seed, run.guidance, device,
+                               decode_batch=args.decode_batch, on_step=steps_bar.update)
+        finally:
+            steps_bar.close()
+        files = {}
+        for view in VIEWS:
+            for i, image in enumerate(captured.frames[view]):
+                files[frame_name(view, i, spec.frames)] = encode(image, spec.frames)
+        key = run.key(dtype_name)
+        data = record(run, key, spec, identities[run.demo], dtype_name, device, captured.timesteps)
+        folder = write_run(out, key, data, files)
+        bar.update()
+        if bar.disable:
+            print(f"{tag}[{count}/{len(mine)}] {run.demo} '{run.prompt}' seed {run.seed} guidance {run.guidance:g}"
+                  f" -> {display_path(folder)} ({time.monotonic() - started:.1f} s)", flush=True)
+    bar.close()

@@ -1,0 +1,135 @@
+"""Writing runs: frames encoded with Pillow, a run folder that appears whole or not at all.
+
+A run is written into `<out>/.tmp-<key>-<pid>/` (frames first, `run.json` last through a temp file and
+`os.replace`), then the folder is renamed to `<out>/<key>/`. A kill at any moment leaves either nothing
+under `<key>/` or a complete run; leftovers named `.tmp-*` are removed by the next precompute.
+Torch-free: the cached path imports this module too.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+from pathlib import Path
+
+from precompute.spec import Frames
+
+TMP_PREFIX = ".tmp-"
+RUN_JSON = "run.json"
+EXTENSIONS = {"webp": "webp", "png": "png", "jpeg": "jpg"}
+
+
+def frame_name(view: str, index: int, frames: Frames) -> str:
+    return f"{view}-{index:03d}.{EXTENSIONS[frames.format]}"
+
+
+def encode(image, frames: Frames) -> bytes:
+    """A PIL image as bytes in the spec's format, with no metadata (no EXIF, ICC, XMP or dates).
+
+    libwebp, libpng/zlib and libjpeg are deterministic for the same pixels and settings, so the same
+    pixels always give the same bytes (tests check this).
+    """
+    buffer = io.BytesIO()
+    image = image.convert("RGB")
+    if frames.format == "webp":
+        image.save(buffer, format="WEBP", quality=frames.quality, method=4, exif=b"", icc_profile=None, xmp=b"")
+    elif frames.format == "png":
+        image.save(buffer, format="PNG", optimize=False, compress_level=9)
+    else:
+        image.save(buffer, format="JPEG", quality=frames.quality, optimize=False, progressive=False,
+                   subsampling="4:2:0", exif=b"", icc_profile=None)
+    return buffer.getvalue()
+
+
+def is_done(out_dir: Path, key: str) -> bool:
+    return (Path(out_dir) / key / RUN_JSON).is_file()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_stale(out_dir: Path, keys: set[str] | None = None) -> list[Path]:
+    """Remove temp folders left by killed runs.
+
+    With `keys`, every `.tmp-<key>-*` of those keys goes (this process owns those keys now); without,
+    only temp folders whose writing process is no longer alive on this machine.
+    """
+    removed = []
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        return removed
+    for path in sorted(out_dir.glob(TMP_PREFIX + "*")):
+        name = path.name[len(TMP_PREFIX):]
+        key, _, pid = name.rpartition("-")
+        if key.startswith("old-"):
+            key = key[len("old-"):]
+        if keys is not None:
+            stale = key in keys and (int(pid) if pid.isdigit() else -1) != os.getpid()
+        else:
+            stale = not pid.isdigit() or not _pid_alive(int(pid))
+        if stale:
+            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    with open(path, "wb") as handle:
+        handle.write(data)
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    """JSON (keys in the order given, one-space indent, final newline) through a temp file and os.replace."""
+    text = json.dumps(data, indent=1, ensure_ascii=False) + "\n"
+    temp = path.with_name(f"{TMP_PREFIX}{path.name}-{os.getpid()}")
+    with open(temp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temp, path)
+
+
+def write_run(out_dir: Path, key: str, record: dict, files: dict[str, bytes]) -> Path:
+    """Write a run's frames and run.json into place; returns the run folder."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pid = os.getpid()
+    temp = out_dir / f"{TMP_PREFIX}{key}-{pid}"
+    if temp.exists():
+        shutil.rmtree(temp)
+    temp.mkdir()
+    for name, data in sorted(files.items()):
+        _write_bytes(temp / name, data)
+    write_json_atomic(temp / RUN_JSON, record)  # last: the folder is complete once this exists
+    final = out_dir / key
+    old = None
+    if final.exists():  # --force, or a folder some other tool left without run.json
+        old = out_dir / f"{TMP_PREFIX}old-{key}-{pid}"
+        os.replace(final, old)
+    os.replace(temp, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    _fsync_dir(out_dir)
+    return final
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -90,11 +90,12 @@ class Course:
         return next(t for t in self.config.tracks if t.id == track_id)
 
 
-def _toml_error(shown: str, err: tomllib.TOMLDecodeError, offset: int) -> Problem:
+def _toml_error(shown: str, err: tomllib.TOMLDecodeError, offset: int, text: str) -> Problem:
     # tomllib (before 3.14) keeps the position only in its message: "... (at line 3, column 5)"
     found = re.search(r"line (\d+)", str(err))
-    message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(err))
-    where = f"line {int(found[1]) + offset}" if found else ""
+    message = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(err))
+    line = int(found[1]) if found else text.count("\n") + 1  # "at end of document": the last line
+    where = f"line {line + offset}"
     return Problem(shown, where, f"invalid TOML: {message}", "fix the TOML syntax")
 
 
@@ -137,7 +138,7 @@ def _load_course_file(root: Path, problems: list[Problem]) -> CourseFile | None:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        problems.append(_toml_error(shown, err, 0))
+        problems.append(_toml_error(shown, err, 0, text))
         return None
     try:
         return CourseFile.model_validate(data)
@@ -166,7 +167,7 @@ def load_lesson(path: Path, problems: list[Problem]) -> Lesson | None:
     try:
         data = tomllib.loads(front)
     except tomllib.TOMLDecodeError as err:
-        problems.append(_toml_error(shown, err, 1))
+        problems.append(_toml_error(shown, err, 1, front))
         return None
     try:
         meta = FrontMatter.model_validate(data)

@@ -1,0 +1,35 @@
+"""The golden site: the fixture course must build to exactly the committed tree.
+
+After an intended change to the output, regenerate it and review the diff:
+    UNSMUDGE_REGEN_GOLDEN=1 pytest tests/site/test_golden.py
+Frames are Pillow's bytes (they may differ between Pillow versions), so only their names are golden.
+"""
+
+import os
+import shutil
+
+from tests.site.helpers import EXPECTED, build, fixture_course, tree
+
+
+def _golden_view(site):
+    files = tree(site)
+    frames = sorted(name for name in files if name.startswith("frames/"))
+    view = {name: data for name, data in files.items() if not name.startswith("frames/")}
+    view["FRAMES.txt"] = ("\n".join(frames) + "\n").encode()
+    return view
+
+
+def test_fixture_course_builds_to_the_golden_tree(tmp_path, capsys):
+    content, _ = fixture_course(tmp_path)
+    code, err = build(tmp_path, content, capsys)
+    assert code == 0, err
+    actual = _golden_view(tmp_path / "site")
+    if os.environ.get("UNSMUDGE_REGEN_GOLDEN"):
+        shutil.rmtree(EXPECTED, ignore_errors=True)
+        for name, data in actual.items():
+            (EXPECTED / name).parent.mkdir(parents=True, exist_ok=True)
+            (EXPECTED / name).write_bytes(data)
+    expected = tree(EXPECTED)
+    assert sorted(actual) == sorted(expected)
+    for name in expected:
+        assert actual[name] == expected[name], f"{name} differs from the golden copy (regen: see the docstring)"

@@ -1,0 +1,131 @@
+"""Output rules: same bytes for the same inputs (zip too), the file:// and CSP rules, where it writes,
+and that building never imports torch."""
+
+import os
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from tests.site.helpers import build, fixture_course, mini_course, tree
+from unsmudge.site import CSP
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_two_builds_give_identical_bytes_including_the_zip(tmp_path, capsys):
+    content, frames = fixture_course(tmp_path)
+    sites = []
+    for n in (1, 2):
+        out, archive = tmp_path / f"site{n}", tmp_path / f"zip{n}" / "course.zip"
+        archive.parent.mkdir()
+        from unsmudge.cli import main
+        assert main(["build", "--content", str(content), "--frames", str(frames), "--out", str(out),
+                     "--zip", str(archive)]) == 0
+        sites.append((tree(out), archive.read_bytes()))
+    assert sites[0][0] == sites[1][0]
+    assert sites[0][1] == sites[1][1]
+
+
+def test_the_zip_is_sorted_dated_from_source_date_epoch_and_holds_the_site(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")  # 2023-11-14 22:13:20 UTC
+    content, _ = fixture_course(tmp_path)
+    assert build(tmp_path, content, capsys, "--zip", str(tmp_path / "offline.zip"))[0] == 0
+    with zipfile.ZipFile(tmp_path / "offline.zip") as archive:
+        infos = archive.infolist()
+        names = [i.filename for i in infos]
+        assert names == sorted(names)
+        assert {i.date_time for i in infos} == {(2023, 11, 14, 22, 13, 20)}
+        site = tree(tmp_path / "site")
+        assert names == [f"offline/{name}" for name in sorted(site)]
+        assert archive.read("offline/index.html") == site["index.html"]
+
+
+def test_pages_keep_the_file_and_csp_rules(tmp_path, capsys):
+    content, _ = fixture_course(tmp_path)
+    assert build(tmp_path, content, capsys)[0] == 0
+    site = tmp_path / "site"
+    pages = {p.name: p.read_text() for p in site.glob("*.html")}
+    assert set(pages) == {"index.html", "404.html", "basics.html", "flagship.html", "after.html"}
+    for name, html in pages.items():
+        assert CSP.replace("'", "&#39;") in html, name
+        for attrs in re.findall(r"<script\b([^>]*)>", html):
+            assert "src=" in attrs or 'type="application/json"' in attrs, f"inline script in {name}"
+        assert not re.search(r"\son[a-z]+=", html), f"inline event handler in {name}"
+        assert " style=" not in html, f"inline style in {name}"
+        assert 'type="module"' not in html
+        for url in re.findall(r'(?:href|src)="([^"]*)"', html):
+            assert not url.startswith("/"), f"root-absolute {url} in {name}"
+            if url.startswith("http") and name != "404.html":
+                tag = re.search(rf'<a [^>]*href="{re.escape(url)}"[^>]*>', html)[0]
+                assert 'target="_blank"' in tag and 'rel="noopener"' in tag, tag
+            elif not url.startswith("http"):
+                target = url.split("#")[0]
+                assert not target or (site / target).is_file(), f"{name} links to missing {url}"
+    for js in site.rglob("*.js"):
+        text = js.read_text()
+        assert "fetch(" not in text and "XMLHttpRequest" not in text and "new Worker" not in text, js
+    assert re.search(r'<base href="https://example.org/fixture/">', pages["404.html"])
+    assert "<loc>https://example.org/fixture/flagship.html</loc>" in (site / "sitemap.xml").read_text()
+    assert (site / ".nojekyll").is_file()
+    hashed = [p.name for p in (site / "assets").rglob("*") if p.suffix in (".css", ".js")]
+    assert hashed and all(re.search(r"\.[0-9a-f]{10}\.(css|js)$", name) for name in hashed)
+
+
+def test_demo_pages_get_the_slider_assets_and_others_do_not(tmp_path, capsys):
+    content, _ = fixture_course(tmp_path)
+    assert build(tmp_path, content, capsys)[0] == 0
+    flagship = (tmp_path / "site" / "flagship.html").read_text()
+    basics = (tmp_path / "site" / "basics.html").read_text()
+    assert re.search(r'<script src="assets/js/slider\.[0-9a-f]{10}\.js" defer>', flagship)
+    assert re.search(r'href="assets/css/slider\.[0-9a-f]{10}\.css"', flagship)
+    assert "slider" not in basics
+    assert '<script type="application/json" id="demo-data-tiny">{"id":"tiny","runs":[{"prompt":"red"' in flagship
+
+
+def test_base_url_flag_overrides_the_course(tmp_path, capsys):
+    content, _ = fixture_course(tmp_path)
+    assert build(tmp_path, content, capsys, "--base-url", "https://me.github.io/c")[0] == 0
+    assert "<loc>https://me.github.io/c/index.html</loc>" in (tmp_path / "site" / "sitemap.xml").read_text()
+
+
+def test_refuses_an_output_folder_that_holds_the_sources(tmp_path, capsys):
+    content = mini_course(tmp_path)
+    from unsmudge.cli import main
+    code = main(["build", "--content", str(content), "--frames", str(tmp_path / "b"), "--out", str(tmp_path)])
+    assert code == 1 and "the output folder contains the content folder" in capsys.readouterr().err
+    assert (content / "course.toml").exists()
+
+
+def test_refuses_to_replace_a_folder_it_did_not_build(tmp_path, capsys):
+    content = mini_course(tmp_path)
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "notes.txt").write_text("precious")
+    code, err = build(tmp_path, content, capsys)
+    assert code == 1 and "is not a site unsmudge built" in err
+    assert (tmp_path / "site" / "notes.txt").read_text() == "precious"
+
+
+def test_build_never_imports_torch_and_fails_without_traceback(tmp_path):
+    content, frames = fixture_course(tmp_path)
+    script = (
+        "import sys\n"
+        "from unsmudge.cli import main\n"
+        f"code = main(['build', '--content', {str(content)!r}, '--frames', {str(frames)!r}, "
+        f"'--out', {str(tmp_path / 'site')!r}, '--zip', {str(tmp_path / 'c.zip')!r}])\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'diffusers', 'transformers'))\n"
+        "print('heavy:', heavy)\n"
+        "sys.exit(code)\n"
+    )
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "heavy: []" in done.stdout
+
+    (content / "lessons" / "after.md").write_text("no front matter\n")
+    done = subprocess.run([sys.executable, "-m", "unsmudge.cli", "build", "--content", str(content),
+                           "--frames", str(frames), "--out", str(tmp_path / "site")],
+                          cwd=ROOT, capture_output=True, text=True, env=env)
+    assert done.returncode == 1
+    assert "after.md: line 1: no front matter" in done.stderr and "Traceback" not in done.stderr

@@ -121,7 +121,7 @@ class Builder:
         tracks = [{"track": t, "lessons": [l for l in course.lessons if l.meta.track == t.id]}
                   for t in course.config.tracks]
         return {"course": course.config, "lessons": course.lessons, "tracks": tracks, "csp": CSP,
-                "search_url": self.search_url, "lesson": None, "demos": []}
+                "search_url": self.search_url, "lesson": None, "has_live_demo": False}
 
     def _page(self, template: str, **extra) -> bytes:
         return self.theme.render(template, **{**self._context(), **extra}).encode()
@@ -141,8 +141,7 @@ class Builder:
             "lesson.html", page_title=f"{lesson.meta.title} · {course.config.title}", lesson=lesson,
             meta=lesson.meta, body=body, toc=converted.toc, prev=prev, next=following, read_next=read_next,
             prerequisites=[course.by_id[i] for i in lesson.meta.prerequisites],
-            track=course.track(lesson.meta.track), demos=demos,
-            has_live_demo=any(not d.missing for d in demos))
+            track=course.track(lesson.meta.track), has_live_demo=any(not d.missing for d in demos))
 
     def _demo_html(self, demo: Demo) -> str:
         return self.theme.render("partials/demo-slot.html", demo=demo)

@@ -1,0 +1,160 @@
+"""Small pieces: front matter, key lines, diagrams, markdown features, assets, the starter, the CLI."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from unsmudge import diagram
+from unsmudge.cli import build_parser, main
+from unsmudge.course import Lesson, key_line, load_course, split_front_matter
+from unsmudge.markdown import LessonRenderer
+from unsmudge.theme import Theme
+
+
+def test_front_matter_is_split_with_the_body_line():
+    assert split_front_matter("+++\na = 1\n+++\nbody\n") == ("a = 1", "body\n", 4)
+    assert split_front_matter("---\na: 1\n---\n") is None
+    assert split_front_matter("+++\na = 1\n") is None
+
+
+def test_key_line_finds_nested_keys_after_their_table():
+    text = 'title = "x"\naudio = "top"\n[narration]\naudio = "a"\n'
+    assert key_line(text, ("title",)) == 1
+    assert key_line(text, ("narration", "audio")) == 4
+    assert key_line(text, ("narration", "audio"), 1) == 5
+    assert key_line(text, ("missing",)) is None
+
+
+def test_pipeline_diagram_is_inline_svg_with_classes_and_a_title():
+    svg = diagram.render("# How it flows\nA -> B & C -> D\nE")
+    assert svg.startswith('<figure class="diagram"><svg ') and 'aria-label="How it flows"' in svg
+    assert svg.count('class="diagram-box"') == 4 and svg.count('class="diagram-arrow"') == 2
+    assert "B &amp; C" in svg and "style=" not in svg and "<script" not in svg
+    assert diagram.parse("A->B\n\n C -> D ") == ("", [["A", "B"], ["C", "D"]])
+
+
+def _convert(tmp_path, body, ids=("here", "other")):
+    (tmp_path / "lessons").mkdir(exist_ok=True)
+    (tmp_path / "media").mkdir(exist_ok=True)
+    (tmp_path / "media" / "pic.png").write_bytes(b"png")
+    lesson = Lesson("here", tmp_path / "lessons" / "here.md", None, body, 5)
+    return LessonRenderer(tmp_path, set(ids)).convert(lesson)
+
+
+def test_markdown_features_render_to_the_expected_html(tmp_path):
+    body = """
+## Intro
+
+!!! warning "Careful"
+    Body.
+
+???+ note "Open"
+    Shown.
+
+=== "A"
+    one
+
+=== "B"
+    two
+
+```python
+x = 1
+```
+
+Text[^n] with [other](other.md#part), [web](https://example.com) and ![p](../media/pic.png).
+
+```demo
+my-demo
+```
+
+[^n]: Note.
+"""
+    converted, problems = _convert(tmp_path, body)
+    html = converted.html
+    assert problems == []
+    assert '<div class="admonition warning">' in html and '<details class="note" open>' in html
+    assert 'class="tabbed-set tabbed-alternate"' in html
+    assert '<div class="highlight"><pre><span></span><code><span class="n">x</span>' in html
+    assert 'href="other.html#part"' in html and 'src="media/pic.png"' in html
+    assert re.search(r'<a href="https://example.com" rel="noopener" target="_blank">', html)
+    assert 'id="fn:n"' in html and '<h2 id="intro">' in html
+    assert converted.demos == ["my-demo"] and '<div data-unsmudge-demo="my-demo"></div>' in html
+    assert ("other", "part", "other.md#part", "line 24") in converted.anchors
+    assert converted.toc == [{"level": 2, "id": "intro", "name": "Intro"}]
+    assert "Careful" in converted.text and "<" not in converted.text
+
+
+def test_links_outside_the_content_folder_and_absolute_links_are_problems(tmp_path):
+    _, problems = _convert(tmp_path, "[a](/abs.html) [b](../../secret.txt) [c](mailto:x@y.z)")
+    messages = [p.message for p in problems]
+    assert messages == ["link '/abs.html' is absolute", "'../../secret.txt' is not a file under media/"]
+
+
+def test_assets_get_content_hashed_names_and_course_templates_override(tmp_path):
+    (tmp_path / "static" / "css").mkdir(parents=True)
+    (tmp_path / "static" / "css" / "site.css").write_text("body{}")
+    theme = Theme(tmp_path)
+    assert theme.asset("css/site.css") == "assets/css/site.7c98040a54.css"  # sha256(b"body{}")[:10]
+    assert re.fullmatch(r"assets/js/site\.[0-9a-f]{10}\.js", theme.asset("js/site.js"))
+    assert theme.asset("vendor/lunr.LICENSE.txt") == "assets/vendor/lunr.LICENSE.txt"
+    assert theme.assets["css/site.css"].data == b"body{}"
+
+
+def test_lunr_is_vendored_with_its_licence():
+    vendor = Path(__file__).resolve().parents[2] / "templates" / "static" / "vendor"
+    assert "lunr" in (vendor / "lunr.min.js").read_text()[:400]
+    assert "MIT" in (vendor / "lunr.LICENSE.txt").read_text() or "Permission" in (vendor / "lunr.LICENSE.txt").read_text()
+
+
+def test_new_writes_a_starter_course_that_builds(tmp_path, capsys):
+    assert main(["new", str(tmp_path / "course")]) == 0
+    course = load_course(tmp_path / "course")
+    assert [lesson.id for lesson in course.lessons] == ["first-lesson", "second-lesson"]
+    assert main(["build", "--content", str(tmp_path / "course"), "--frames", str(tmp_path / "b"),
+                 "--out", str(tmp_path / "site")]) == 0
+    assert (tmp_path / "site" / "second-lesson.html").is_file()
+    assert main(["new", str(tmp_path / "course")]) == 1
+    assert "the folder exists and is not empty" in capsys.readouterr().err
+
+
+def test_precompute_is_a_subcommand_whose_module_loads_only_when_asked(monkeypatch):
+    import sys
+
+    calls = []
+
+    class Fake:
+        @staticmethod
+        def add_arguments(parser):
+            calls.append("add")
+            parser.add_argument("--dtype", default="float32")
+
+        @staticmethod
+        def run(args):
+            calls.append(args.dtype)
+            return 0
+
+    monkeypatch.setitem(sys.modules, "precompute.command", Fake)
+    build_parser(["build"])
+    assert calls == []
+    assert main(["precompute", "--dtype", "float16"]) == 0
+    assert calls == ["add", "float16"]
+
+
+def test_build_flags_are_the_documented_contract():
+    args = build_parser(["build"]).parse_args(["build", "--content", "c", "--frames", "f", "--out", "o",
+                                               "--zip", "z.zip", "--base-url", "https://x.y/"])
+    assert (args.content, args.frames, args.out, args.zip, args.base_url) == (
+        Path("c"), Path("f"), Path("o"), Path("z.zip"), "https://x.y/")
+    defaults = build_parser(["build"]).parse_args(["build"])
+    assert (defaults.content, defaults.frames, defaults.out) == (Path("content"), Path("build"), Path("site"))
+
+
+@pytest.mark.parametrize("url", ["ftp://x", "example.org"])
+def test_base_url_must_be_http(tmp_path, capsys, url):
+    from tests.site.helpers import build, mini_course
+
+    content = mini_course(tmp_path)
+    (content / "course.toml").write_text(f'base_url = "{url}"\n' + (content / "course.toml").read_text())
+    code, err = build(tmp_path, content, capsys)
+    assert code == 1 and "course.toml: line 1, key 'base_url'" in err

@@ -84,7 +84,13 @@
     var target = event.target;
     // Arrow keys belong to the focused control (range, radios, select), not to the page's pager.
     if (/^Arrow|^Page|^Home$|^End$/.test(event.key)) {
-      if (target.tagName === "INPUT" || target.tagName === "SELECT") event.stopPropagation();
+      // Arrow keys inside the demo belong to it, not to the page's lesson pager: the focused control
+      // (range, radios, select) handles them natively; on a button, left and right step the slider.
+      event.stopPropagation();
+      if (target.tagName === "BUTTON" && !this.range.disabled && (event.key === "ArrowLeft" || event.key === "ArrowRight")) {
+        event.preventDefault();
+        this.step(event.key === "ArrowLeft" ? -1 : 1);
+      }
       return;
     }
     if (event.ctrlKey || event.metaKey || event.altKey || this.range.disabled) return;

@@ -38,8 +38,8 @@ def native_size(folder: Path) -> tuple[int | None, int]:
     vae = _json(folder / "vae" / "config.json") or {}
     unet = _json(folder / "unet" / "config.json") or _json(folder / "transformer" / "config.json") or {}
     vae_factor = 2 ** (len(vae.get("block_out_channels", [0, 0, 0, 0])) - 1)
-    down = unet.get("down_block_types")
-    unet_factor = 2 ** (len(down) - 1) if down else (unet.get("patch_size") or 1)
+    # a UNet takes any latent size (diffusers passes the upsample sizes along); a transformer needs whole patches
+    unet_factor = 1 if unet.get("down_block_types") else (unet.get("patch_size") or 1)
     sample = unet.get("sample_size")
     if isinstance(sample, (list, tuple)):
         sample = sample[0]
@@ -54,7 +54,7 @@ def check_size(spec: DemoSpec, folder: Path, shown: str) -> list[Problem]:
     if spec.size % multiple:
         lower = max(multiple, spec.size // multiple * multiple)
         problems.append(Problem(shown, "key 'size'",
-                                f"size {spec.size} is not a multiple of {multiple}, which this model's VAE and UNet need",
+                                f"size {spec.size} is not a multiple of {multiple}, which this model's VAE (and patches) need",
                                 f"use size = {lower} or {lower + multiple}"))
     elif native:
         if spec.model == EMBEDDED and spec.size != native:

@@ -112,6 +112,10 @@ def plan(args) -> tuple[dict[str, DemoSpec], list[Run], list[Run]]:
     if problems:
         raise ProblemsFound(problems)
     runs = [run for demo_id, spec in demos.items() for run in plan_runs(demo_id, spec, content)]
+    unique: dict[str, Run] = {}
+    for run in runs:  # two demos with the same pixels share one folder, computed once, named by the first
+        unique.setdefault(run.spec_hash, run)
+    runs = list(unique.values())
     dtype = fixed_dtype(args)
     out = Path(args.out)
     if args.force:

@@ -13,6 +13,7 @@ import warnings
 # library chatter (torchvision fallbacks, loading bars, deprecations) stays out of the author's terminal
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 warnings.filterwarnings("ignore", category=FutureWarning, module=r"diffusers\..*")
+warnings.filterwarnings("ignore", message=".*local_dir_use_symlinks.*")
 from pathlib import Path
 
 import torch

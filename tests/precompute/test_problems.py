@@ -1,0 +1,76 @@
+"""Every bad spec or model: the file and key named, a fix, exit 1, no traceback, nothing written."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import ROOT, precompute, write_demo
+
+
+def check_refused(capsys, content, out, *needles):
+    status = precompute(content, out)
+    err = capsys.readouterr().err
+    assert status == 1, err
+    assert "Traceback" not in err
+    assert "tiny.toml" in err or "demos" in err, err
+    for needle in needles:
+        assert needle in err, err
+    assert not out.exists() or not any(out.iterdir())
+    return err
+
+
+@pytest.mark.parametrize("fields, needles", [
+    ({"colour": "red"}, ["line 8", "unknown key 'colour'", "fix:"]),
+    ({"prompts": []}, ["key 'prompts'"]),
+    ({"steps": 0}, ["key 'steps'"]),
+    ({"size": 36}, ["key 'size'", "multiple of 8", "use 32"]),
+    ({"size": 128}, ["key 'size'", "32 px", "use size = 32"]),
+    ({"seeds": []}, ["key 'seeds'"]),
+    ({"scheduler": "dpm"}, ["key 'scheduler'"]),
+    ({"model": "someone/nothing"}, ["revision", "40-hex"]),
+    ({"model": "./missing"}, ["key 'model'", "no folder './missing'", "fix:"]),
+])
+def test_bad_specs(capsys, course, tmp_path, tiny_model, fields, needles):
+    write_demo(course, "tiny", fields.pop("model", tiny_model), **fields)
+    check_refused(capsys, course, tmp_path / "build", "tiny.toml", *needles)
+
+
+def test_pickled_weights_refused(capsys, course, tmp_path):
+    folder = course / "pickled"
+    (folder / "unet").mkdir(parents=True)
+    (folder / "model_index.json").write_text(json.dumps({"_class_name": "StableDiffusionPipeline"}))
+    (folder / "unet" / "diffusion_pytorch_model.bin").write_bytes(b"\x80\x04pickle")
+    write_demo(course, "tiny", "./pickled")
+    err = check_refused(capsys, course, tmp_path / "build", "key 'model'", "pickled", "arbitrary code", "safetensors")
+    (course / "sd.ckpt").write_bytes(b"\x80\x04pickle")
+    write_demo(course, "tiny", "./sd.ckpt")
+    check_refused(capsys, course, tmp_path / "build", "key 'model'", "pickled checkpoint")
+    assert "fix:" in err
+
+
+def test_hub_model_that_is_not_cached_offline(capsys, course, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "empty-hf-home"))
+    write_demo(course, "tiny", "someone/not-cached", revision="0" * 40)
+    check_refused(capsys, course, tmp_path / "build", "key 'model'", "'someone/not-cached'", "offline",
+                  "local diffusers folder", "embedded")
+
+
+def test_unknown_demo_id(capsys, course, tmp_path):
+    status = precompute(course, tmp_path / "build", "--demo", "nope")
+    err = capsys.readouterr().err
+    assert status == 1 and "no demo 'nope'" in err and "tiny" in err
+
+
+def test_real_command_line_prints_no_traceback(course, tmp_path, tiny_model):
+    write_demo(course, "tiny", tiny_model, steps=0, stepz=3)
+    result = subprocess.run([sys.executable, "-m", "precompute", "--content", str(course), "--out",
+                             str(tmp_path / "build")], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "key 'steps'" in result.stderr and "unknown key 'stepz'" in result.stderr  # every problem at once
+    assert not (tmp_path / "build").exists()

@@ -1,0 +1,158 @@
+"""Real diffusers runs on the tiny model: the contract of run.json, determinism, the views, the cache."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from precompute.plan import find_results, plan_runs
+from precompute.spec import load_demo
+
+from .conftest import ROOT, precompute, tree_bytes, write_demo
+
+VIEWS = ("image", "prediction", "latent", "forward")
+
+
+def pixels(path: Path):
+    import numpy as np
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(path.read_bytes())).convert("RGB"), dtype=np.float64)
+
+
+def runs_of(out: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(out.glob("*/run.json"))]
+
+
+def test_run_folders_follow_the_contract(clean_run):
+    content, out, _ = clean_run
+    spec = load_demo(content / "demos" / "tiny.toml")
+    planned = {r.key("float32"): r for r in plan_runs("tiny", spec, content)}
+    assert sorted(p.name for p in out.iterdir()) == sorted(planned)  # nothing else: no temp, no orphans
+    for data in runs_of(out):
+        run = planned[data["key"]]
+        assert (data["demo"], data["prompt"], data["seed"], data["guidance"]) == ("tiny", run.prompt, 0, 7.5)
+        assert data["spec_hash"] == run.spec_hash and data["dtype"] == "float32" and data["device"] == "cpu"
+        assert data["model"]["revision"].startswith("sha256:")
+        steps = data["steps"]
+        assert len(steps) == spec.steps + 1
+        ts = [s["t"] for s in steps]
+        assert ts[0] >= 950 and ts[-1] == 0 and ts == sorted(ts, reverse=True) and len(set(ts)) == len(ts)
+        folder = out / data["key"]
+        listed = {s[v] for s in steps for v in VIEWS} | {"run.json"}
+        assert listed == {p.name for p in folder.iterdir()}
+        assert steps[0]["image"] == "image-000.webp"
+    assert set(find_results(out)) == {r.spec_hash for r in planned.values()}
+
+
+def test_same_spec_same_bytes_on_cpu(clean_run, tmp_path):
+    content, _, clean = clean_run
+    assert precompute(content, tmp_path / "again") == 0
+    assert tree_bytes(tmp_path / "again") == clean
+
+
+def test_prediction_and_forward_end_at_the_image(clean_run):
+    _, out, _ = clean_run
+    for data in runs_of(out):
+        last = data["steps"][-1]
+        folder = out / data["key"]
+        image = (folder / last["image"]).read_bytes()
+        assert (folder / last["prediction"]).read_bytes() == image
+        assert (folder / last["forward"]).read_bytes() == image
+        # DDIM's last step lands on its own prediction (up to alpha_0 = 0.99915 with SD's set_alpha_to_one=False)
+        before = pixels(folder / data["steps"][-2]["prediction"])
+        assert abs(before - pixels(folder / last["image"])).mean() < 3.0
+
+
+def test_forward_frames_move_away_from_the_image_as_t_grows(tiny_model, tmp_path):
+    content = tmp_path / "content"
+    write_demo(content, "tiny", tiny_model, steps=8, prompts=["a dog"])
+    out = tmp_path / "build"
+    assert precompute(content, out) == 0
+    (data,) = runs_of(out)
+    folder = out / data["key"]
+    final = pixels(folder / data["steps"][-1]["image"])
+    # from T = 0 up to T = 999
+    distance = [abs(pixels(folder / s["forward"]) - final).mean() for s in reversed(data["steps"])]
+    assert distance[0] == 0
+    rises = sum(b > a for a, b in zip(distance, distance[1:]))
+    assert rises >= len(distance) - 2, distance  # roughly monotone
+    assert distance[-1] > 3 * distance[1], distance
+    # and the reverse process comes the other way: noise first, the image last
+    images = [abs(pixels(folder / s["image"]) - final).mean() for s in data["steps"]]
+    assert images[0] > images[len(images) // 2] > images[-1] == 0, images
+
+
+@pytest.mark.parametrize("scheduler", ["euler", "lms"])
+def test_sigma_schedulers(tiny_model, tmp_path, scheduler):
+    content = tmp_path / "content"
+    write_demo(content, "tiny", tiny_model, steps=3, prompts=["a dog"], scheduler=scheduler,
+               frames={"format": "png"})
+    out = tmp_path / "build"
+    assert precompute(content, out) == 0
+    (data,) = runs_of(out)
+    ts = [s["t"] for s in data["steps"]]
+    assert len(ts) == 4 and ts[0] >= 950 and ts[-1] == 0
+    folder = out / data["key"]
+    # frames are decoded from x / sqrt(sigma^2 + 1): the first latent view is unit noise, not saturated
+    first = pixels(folder / data["steps"][0]["latent"])
+    assert 40 < first.std() < 110, first.std()
+    assert (folder / data["steps"][-1]["prediction"]).read_bytes() == (folder / data["steps"][-1]["image"]).read_bytes()
+
+
+def test_cached_rerun_does_no_model_work(clean_run, monkeypatch, capsys):
+    content, out, clean = clean_run
+    import precompute.compute as compute_module
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a cached rerun must not compute")
+
+    monkeypatch.setattr(compute_module, "compute", refuse)
+    assert precompute(content, out) == 0
+    assert "0 to do, 2 cached" in capsys.readouterr().out
+    assert tree_bytes(out) == clean
+
+
+def test_cached_rerun_never_imports_torch(clean_run):
+    content, out, _ = clean_run
+    code = (
+        "import sys\n"
+        "from precompute.command import main\n"
+        f"status = main(['--content', {str(content)!r}, '--out', {str(out)!r}])\n"  # device and dtype auto
+        "assert status == 0, status\n"
+        "heavy = sorted(m for m in ('torch', 'diffusers', 'transformers', 'accelerate') if m in sys.modules)\n"
+        "assert not heavy, heavy\n"
+        "print('no torch')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "everything is cached" in result.stdout and "no torch" in result.stdout
+
+
+def test_force_recomputes_the_same_bytes(clean_run, tmp_path):
+    import shutil
+
+    content, out, clean = clean_run
+    copy = tmp_path / "build"
+    shutil.copytree(out, copy)
+    before = {p.name: p.stat().st_mtime_ns for p in copy.glob("*/run.json")}
+    assert precompute(content, copy, "--force", "--demo", "tiny") == 0
+    assert tree_bytes(copy) == clean
+    assert all(p.stat().st_mtime_ns != before[p.name] for p in copy.glob("*/run.json"))
+
+
+def test_dtype_is_in_the_key(clean_run, tmp_path):
+    content, _, _ = clean_run
+    out = tmp_path / "build"
+    write_demo(content.parent / "bf", "tiny", load_demo(content / "demos" / "tiny.toml").model, prompts=["a dog"])
+    assert precompute(content.parent / "bf", out, "--dtype", "bfloat16") == 0
+    (data,) = runs_of(out)
+    assert data["dtype"] == "bfloat16"
+    spec = load_demo(content.parent / "bf" / "demos" / "tiny.toml")
+    (run,) = plan_runs("tiny", spec, content.parent / "bf")
+    assert data["key"] == run.key("bfloat16") != run.key("float32")

@@ -14,7 +14,7 @@
     if (what === "forward") return "The finished picture with noise added up to this T: the half of diffusion that needs no model.";
     if (what === "prediction") return "The model’s guess, from this step, of what the finished picture will be.";
     if (what === "latent") return "The latent itself" + (latentSize ? ", " + latentSize : "") +
-      ": the small grid of numbers the UNet denoises (three of its four channels shown as colour).";
+      ": the small grid of numbers the U-Net denoises (three of its four channels shown as colour).";
     return "The canvas at this step: what the picture looks like now.";
   }
 

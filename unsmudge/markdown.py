@@ -22,7 +22,7 @@ from unsmudge.problems import Problem, display_path
 
 DEMO_MARK = re.compile(r'<div data-unsmudge-demo="([^"]*)"></div>')
 IDS = re.compile(r'\bid="([^"]+)"')
-EXTERNAL = ("http://", "https://")
+FENCE_LANGUAGE = re.compile(r"^[ \t]*(?:```|~~~)[`~]*[ \t]*\{?\.?([\w+#-]+)", re.M)
 
 
 @dataclass
@@ -70,9 +70,8 @@ class LessonRenderer:
         self.lesson_ids = lesson_ids
         self.md = markdown.Markdown(
             extensions=[
-                "abbr", "attr_list", "def_list", "footnotes", "md_in_html", "tables", "toc", "admonition",
-                "pymdownx.details", "pymdownx.highlight", "pymdownx.inlinehilite", "pymdownx.superfences",
-                "pymdownx.tabbed", "pymdownx.tasklist",
+                "attr_list", "footnotes", "md_in_html", "tables", "toc", "admonition",
+                "pymdownx.details", "pymdownx.highlight", "pymdownx.superfences", "pymdownx.tabbed",
             ],
             extension_configs={
                 "toc": {"permalink": "¶", "permalink_title": "Link to this section", "toc_depth": "2-3"},
@@ -87,7 +86,17 @@ class LessonRenderer:
             output_format="html",
         )
         self.md.treeprocessors.register(LinkRules(self.md, self), "unsmudge-links", 1)
-        self.media_used: set[str] = set()
+
+    def warm(self, lessons) -> None:
+        """Compile the code lexers the lessons use once, before forked workers would each compile them."""
+        from pygments.lexers import get_lexer_by_name
+        from pygments.util import ClassNotFound
+
+        for language in sorted({m for lesson in lessons for m in FENCE_LANGUAGE.findall(lesson.body)}):
+            try:
+                get_lexer_by_name(language)
+            except ClassNotFound:
+                pass
 
     # the lesson being converted, and what its conversion found
     def convert(self, lesson) -> tuple[Converted, list[Problem]]:
@@ -158,7 +167,6 @@ class LessonRenderer:
                           "put the file in the content folder's media/ and refer to it as '../media/NAME'")
             return src
         rel = target.relative_to(self.content_dir).as_posix()
-        self.media_used.add(rel)
         return rel + (f"#{parts.fragment}" if parts.fragment else "")
 
 

@@ -164,7 +164,7 @@ def _handler(preview: Preview):
 
 
 def serve(content: Path, frames: Path, port: int = 8000) -> int:
-    preview = Preview(Options(content=Path(content), frames=Path(frames), allow_missing_frames=True))
+    preview = Preview(Options(content=Path(content), frames=Path(frames), allow_missing_frames=True, jobs=1))
     preview.rebuild()
     server = ThreadingHTTPServer(("127.0.0.1", port), _handler(preview))
     server.daemon_threads = True

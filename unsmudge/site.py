@@ -8,6 +8,7 @@ build leaves the previous site untouched. The same inputs give the same bytes (n
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import shutil
 import time
@@ -36,6 +37,7 @@ class Options:
     out: Path = Path("site")
     base_url: str | None = None
     allow_missing_frames: bool = False  # serve: show a placeholder instead of failing
+    jobs: int = 0  # processes converting markdown; 0: one per CPU (serve uses 1: it runs threads)
 
 
 class Builder:
@@ -57,8 +59,7 @@ class Builder:
         self.renderer = LessonRenderer(self.content, set(self.course.by_id))
         problems: list[Problem] = []
         self.converted: dict[str, Converted] = {}
-        for lesson in self.course.lessons:
-            converted, found = self.renderer.convert(lesson)
+        for lesson, (converted, found) in zip(self.course.lessons, self._convert_all()):
             self.converted[lesson.id] = converted
             problems += found
         problems += check_anchors({l.id: l.path for l in self.course.lessons}, self.converted)
@@ -88,6 +89,22 @@ class Builder:
         files.update(self._media())
         self.files = dict(sorted(files.items()))
         return self.files
+
+    def _convert_all(self) -> list[tuple[Converted, list[Problem]]]:
+        """Markdown is most of a build's time, and lessons convert independently: fork one worker per CPU."""
+        global _BUILDER
+        lessons = self.course.lessons
+        jobs = self.options.jobs or len(os.sched_getaffinity(0))
+        jobs = min(jobs, len(lessons) // MIN_PER_JOB)
+        if jobs < 2 or "fork" not in multiprocessing.get_all_start_methods():
+            return [self.renderer.convert(lesson) for lesson in lessons]
+        self.renderer.warm(lessons)
+        _BUILDER = self
+        try:
+            with multiprocessing.get_context("fork").Pool(jobs) as pool:
+                return pool.map(_convert_one, range(len(lessons)), chunksize=-(-len(lessons) // jobs))
+        finally:
+            _BUILDER = None
 
     def _demos_used(self) -> dict[str, list[tuple[str, str]]]:
         used: dict[str, list[tuple[str, str]]] = {}
@@ -167,6 +184,14 @@ class Builder:
         page = self.render_lesson(old)
         self.files[old.url] = page
         return {old.url: page}
+
+
+MIN_PER_JOB = 16  # below this many lessons per process, forking costs more than it saves
+_BUILDER: Builder | None = None  # the builder a forked worker inherits
+
+
+def _convert_one(index: int) -> tuple[Converted, list[Problem]]:
+    return _BUILDER.renderer.convert(_BUILDER.course.lessons[index])
 
 
 def _anchor_problems(lesson: Lesson, converted: Converted, others: dict[str, Converted]) -> list[Problem]:

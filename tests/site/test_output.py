@@ -129,3 +129,20 @@ def test_build_never_imports_torch_and_fails_without_traceback(tmp_path):
                           cwd=ROOT, capture_output=True, text=True, env=env)
     assert done.returncode == 1
     assert "after.md: line 1: no front matter" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_forked_workers_give_the_same_site_as_one_process(tmp_path):
+    from unsmudge.site import Builder, Options
+
+    ids = [f"l{n:02d}" for n in range(34)]
+    content = tmp_path / "content"
+    (content / "lessons").mkdir(parents=True)
+    (content / "course.toml").write_text(f'title = "Many"\nlessons = {ids!r}\n[[tracks]]\nid = "t"\ntitle = "T"\n'
+                                         .replace("'", '"'))
+    for n, lesson in enumerate(ids):
+        link = f"[back]({ids[n - 1]}.md#part-{n - 1})" if n else "first"
+        (content / "lessons" / f"{lesson}.md").write_text(
+            f'+++\ntitle = "L{n}"\nmodule = {n}\ntrack = "t"\n+++\n## Part {n}\n\n{link}\n\n```python\nx = {n}\n```\n')
+    one = Builder(Options(content=content, frames=tmp_path / "b", jobs=1)).gather()
+    two = Builder(Options(content=content, frames=tmp_path / "b", jobs=2)).gather()
+    assert one == two and len(one) > 34

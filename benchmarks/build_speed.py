@@ -1,0 +1,266 @@
+"""Build speed: unsmudge against MkDocs + Material for MkDocs, side by side, on the same synthetic course.
+
+    python benchmarks/build_speed.py            # 42 and 500 lessons; prints times and ratios
+    python benchmarks/build_speed.py --sizes 42 --repeat 1
+
+Both tools build the same lessons (admonitions, details, tabs, cards, highlighted code, footnotes,
+a table, a diagram fence, links with anchors to other lessons) from the command line in a fresh
+process, so start-up counts for both; the best of --repeat runs is kept. Also measured: `serve`'s
+re-render after editing one lesson of the largest course, and the flagship page's weight (HTML + CSS +
+JS, gzipped, frames aside). MkDocs is not a dependency of unsmudge; install it into the same venv with
+    pip install mkdocs mkdocs-material pymdown-extensions
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+TRACKS = ["foundations", "generative", "practice"]
+BODY = """
+Lesson {n} builds on [the previous lesson]({prev}.md#the-idea) and sets up the next one.
+Read it once for the idea, then again for the details.[^why]
+
+## The idea
+
+A network of layers turns numbers into other numbers. In this lesson, layer {n} takes the output of
+the layer before it and keeps only what the next layer needs: compression is understanding.
+
+!!! note "Why this matters"
+    Every generative model in this course compresses first and generates second. Keep an eye on
+    the shapes: they tell you what the model can and cannot remember.
+
+??? tip "A hint for the exercise"
+    Start from the smallest example you can check by hand.
+
+=== "Diffusion"
+
+    Add a little static, then learn to remove it. Repeat a thousand times.
+
+=== "VAE"
+
+    Squeeze the picture into a small latent, then blow it back up.
+
+=== "CLIP"
+
+    Turn the words into a direction the denoiser can follow.
+
+## Working it out
+
+```python
+import numpy as np
+
+def step(x, t, model):
+    noise = model(x, t)          # predict the noise in x at time t
+    return x - noise / (t + 1)   # take one small step towards the picture
+```
+
+| step | what changes | cost |
+|------|--------------|------|
+| encode | pixels to latent | once |
+| denoise | latent to latent | many times |
+| decode | latent to pixels | once |
+
+```pipeline
+# The pipeline of lesson {n}
+Prompt -> Text encoder -> Denoiser -> Decoder -> Picture
+```
+
+<div class="cards" markdown>
+
+- **Encoder**: squeezes the input into a few numbers
+- **Decoder**: rebuilds the input from those numbers
+- **Loss**: how far the copy is from the original
+
+</div>
+
+## Check yourself
+
+1. What does the bottleneck force the network to learn?
+2. Why is the noise added in the latent space and not on the pixels?
+3. What would happen with no bottleneck at all?
+
+More words to make the page as long as a real lesson: the forward process is fixed and needs no
+training, the reverse process is learned, and the two meet at every timestep. {filler}
+
+[^why]: Each lesson is short on purpose: one idea, one demo, one check.
+"""
+
+
+def lessons(count: int):
+    for n in range(count):
+        yield f"lesson-{n:03d}", n
+
+
+def body(n: int) -> str:
+    prev = f"lesson-{max(n - 1, 0):03d}"
+    filler = " ".join(["The latent is small, so every step is cheap."] * 12)
+    return BODY.format(n=n, prev=prev, filler=filler)
+
+
+def write_unsmudge(root: Path, count: int) -> Path:
+    content = root / "unsmudge"
+    (content / "lessons").mkdir(parents=True)
+    ids = [i for i, _ in lessons(count)]
+    tracks = "".join(f'[[tracks]]\nid = "{t}"\ntitle = "{t.title()}"\n' for t in TRACKS)
+    (content / "course.toml").write_text(
+        f'title = "Synthetic course"\nbase_url = "https://example.org/c/"\nlessons = {ids!r}\n{tracks}'
+        .replace("'", '"'))
+    for lesson_id, n in lessons(count):
+        front = (f'+++\ntitle = "Lesson {n}"\nmodule = {n}\nkicker = "Layer {n}"\nsubtitle = "Part {n}"\n'
+                 f'track = "{TRACKS[n * len(TRACKS) // count]}"\ncovers = ["one idea", "one check"]\n'
+                 + (f'prerequisites = ["lesson-{n - 1:03d}"]\n' if n else "") + "+++\n")
+        (content / "lessons" / f"{lesson_id}.md").write_text(front + body(n))
+    return content
+
+
+def write_mkdocs(root: Path, count: int) -> Path:
+    project = root / "mkdocs"
+    (project / "docs").mkdir(parents=True)
+    nav = {t: [] for t in TRACKS}
+    for lesson_id, n in lessons(count):
+        (project / "docs" / f"{lesson_id}.md").write_text(f"# Lesson {n}\n" + body(n))
+        nav[TRACKS[n * len(TRACKS) // count]].append(f"      - Lesson {n}: {lesson_id}.md")
+    (project / "docs" / "index.md").write_text("# Synthetic course\n")
+    nav_text = "\n".join(f"  - {t.title()}:\n" + "\n".join(items) for t, items in nav.items())
+    (project / "mkdocs.yml").write_text(f"""site_name: Synthetic course
+site_url: https://example.org/c/
+theme:
+  name: material
+  features: [navigation.sections]
+plugins: [search]
+markdown_extensions:
+  - admonition
+  - attr_list
+  - md_in_html
+  - footnotes
+  - tables
+  - toc:
+      permalink: true
+  - pymdownx.details
+  - pymdownx.highlight
+  - pymdownx.superfences
+  - pymdownx.tabbed:
+      alternate_style: true
+nav:
+  - index.md
+{nav_text}
+""")
+    return project
+
+
+def best_of(repeat: int, command: list[str], cwd: Path) -> float:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        done = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+        times.append(time.perf_counter() - started)
+        if done.returncode:
+            sys.exit(f"{' '.join(command)} failed:\n{done.stderr[-2000:]}")
+    return min(times)
+
+
+def rebuild_ms(content: Path, frames: Path) -> float:
+    """serve's path: gather once, then re-render one edited lesson (median of 7 edits)."""
+    from unsmudge.site import Builder, Options
+
+    builder = Builder(Options(content=content, frames=frames))
+    builder.gather()
+    path = sorted((content / "lessons").glob("*.md"))[len(list((content / "lessons").glob("*.md"))) // 2]
+    original, times = path.read_text(), []
+    for k in range(7):
+        path.write_text(original.replace("Read it once", f"Read it {k} times"))
+        started = time.perf_counter()
+        assert builder.rerender_lesson(path) is not None
+        times.append((time.perf_counter() - started) * 1000)
+    path.write_text(original)
+    return statistics.median(times)
+
+
+def flagship_weight(work: Path) -> tuple[int, int, list[tuple[str, int]]]:
+    """(page + CSS + JS gzipped, lazily loaded search gzipped, parts) for the sample course's flagship page."""
+    from unsmudge.site import Builder, Options
+
+    content, frames = ROOT / "content", ROOT / "build"
+    if not list((content / "demos").glob("*.toml")) or not frames.is_dir():
+        # no precomputed frames here: use fake ones of the same shape (their bytes are not counted anyway)
+        sys.path.insert(0, str(ROOT))
+        from tests.site.fakes import fake_frames
+
+        copy = work / "content"
+        shutil.copytree(content, copy)
+        (copy / "demos").mkdir(exist_ok=True)
+        (copy / "demo-model").mkdir()
+        (copy / "demo-model" / "weights.bin").write_text("stand-in")
+        if not (copy / "demos" / "emoji-diffusion.toml").exists():
+            (copy / "demos" / "emoji-diffusion.toml").write_text(
+                'title = "From static to emoji"\nmodel = "./demo-model"\nsteps = 25\n'
+                'prompts = ["rocket", "dog face", "pizza"]\n')
+        content, frames = copy, work / "frames"
+        for spec in (copy / "demos").glob("*.toml"):
+            spec.write_text(re.sub(r'^model = .*$', 'model = "./demo-model"', spec.read_text(), flags=re.M)
+                            .replace("revision", "# revision"))
+            fake_frames(copy, frames, spec.stem)
+    files = Builder(Options(content=content, frames=frames)).gather()
+    page = files["vae-stable-diffusion.html"]
+    html = page.decode()
+    parts = [("vae-stable-diffusion.html", len(gzip.compress(page, 9)))]
+    for url in re.findall(r'(?:href|src)="(assets/[^"]+\.(?:css|js))"', html):
+        parts.append((url, len(gzip.compress(files[url], 9))))
+    lazy = sum(len(gzip.compress(files[url], 9)) for url in re.findall(r'data-(?:lunr|index)="([^"]+)"', html))
+    return sum(size for _, size in parts), lazy, parts
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[42, 500])
+    parser.add_argument("--repeat", type=int, default=3, help="runs per tool and size; the best counts")
+    args = parser.parse_args()
+    mkdocs = shutil.which("mkdocs", path=str(Path(sys.executable).parent)) or shutil.which("mkdocs")
+    if mkdocs is None:
+        sys.exit("MkDocs is not installed; for the side-by-side run:\n"
+                 f"    {sys.executable} -m pip install mkdocs mkdocs-material pymdown-extensions")
+    unsmudge = [sys.executable, "-m", "unsmudge.cli"]
+    env_note = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+    print(f"machine: {env_note}")
+    print(f"{'lessons':>8} {'unsmudge':>10} {'mkdocs-material':>16} {'ratio':>7}  target")
+    with tempfile.TemporaryDirectory() as temp:
+        work = Path(temp)
+        for count in args.sizes:
+            root = work / str(count)
+            content, project = write_unsmudge(root, count), write_mkdocs(root, count)
+            ours = best_of(args.repeat, unsmudge + ["build", "--content", str(content), "--frames",
+                                                    str(root / "frames"), "--out", str(root / "site")], root)
+            theirs = best_of(args.repeat, [mkdocs, "build", "-q", "-f", str(project / "mkdocs.yml"),
+                                           "-d", str(root / "mkdocs-site")], root)
+            target = 2 if count < 100 else 5
+            ratio = theirs / ours
+            print(f"{count:>8} {ours:>9.2f}s {theirs:>15.2f}s {ratio:>6.1f}x  >= {target}x "
+                  f"{'met' if ratio >= target else 'MISSED'}")
+        largest = max(args.sizes)
+        ms = rebuild_ms(work / str(largest) / "unsmudge", work / str(largest) / "frames")
+        print(f"serve: re-render after editing one lesson of {largest}: {ms:.1f} ms (target < 50 ms: "
+              f"{'met' if ms < 50 else 'MISSED'})")
+        total, lazy, parts = flagship_weight(work)
+        print(f"flagship page, HTML + CSS + JS gzipped: {total / 1024:.1f} KB (target < 60 KB: "
+              f"{'met' if total < 60 * 1024 else 'MISSED'}); search, loaded on first use: {lazy / 1024:.1f} KB")
+        for name, size in parts:
+            print(f"    {size / 1024:6.1f} KB  {name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

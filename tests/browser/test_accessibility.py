@@ -1,4 +1,5 @@
-"""axe-core (vendored, tests/browser/vendor/axe.min.js) on the index and a lesson with demos, light and dark.
+"""axe-core (vendored, tests/browser/vendor/axe.min.js) on the index, a lesson with every markdown feature and
+one with two demos, light and dark.
 
 The site's Content-Security-Policy rightly forbids scripts it did not ship, so these pages are opened
 in a context with `bypass_csp=True`, only here, to inject axe.
@@ -20,7 +21,7 @@ def test_no_serious_or_critical_violations(browser, origin, scheme):
     page = context.new_page()
     found = []
     try:
-        for path in ["index.html", "slider-lesson.html"]:
+        for path in ["index.html", "first-steps.html", "slider-lesson.html"]:
             page.goto(origin + path)
             if path == "slider-lesson.html":  # check the slider as a learner sees it, not the filmstrip
                 page.wait_for_selector('#demo-fixture-demo[data-state="ready"]')

@@ -1,0 +1,76 @@
+"""The real sample course (content/) in the browser, with fake frames standing in for the model's.
+
+The lessons, course file and demo spec are the real ones; only the pictures are fake (fakeframes.py),
+so this checks the sample course's pages and its flagship demo without running a model.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from .fakeframes import fake_frames
+from .test_accessibility import AXE
+
+CONTENT = Path(__file__).resolve().parents[2] / "content"
+FLAGSHIP = "vae-stable-diffusion.html"
+
+
+@pytest.fixture(scope="module")
+def sample_site(tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("sample")
+    frames = tmp / "frames"
+    fake_frames(CONTENT, frames)
+    out = tmp / "site"
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    result = subprocess.run(
+        [sys.executable, "-c", "import sys; from unsmudge.cli import main; sys.argv[0] = 'unsmudge'; sys.exit(main())",
+         "build", "--content", str(CONTENT), "--frames", str(frames), "--out", str(out)],
+        capture_output=True, text=True, env=env, cwd=tmp)
+    assert result.returncode == 0, f"unsmudge build failed:\n{result.stdout}\n{result.stderr}"
+    yield out
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_flagship_lesson_and_its_demo_work_from_disk(browser, sample_site):
+    from .conftest import Watch
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    watch = Watch(page, sample_site.as_uri() + "/")
+    try:
+        for path in ["index.html", "autoencoders.html", "guidance-and-sampling.html", FLAGSHIP]:
+            watch.goto(path)
+            expect(page.locator("h1")).to_have_count(1)
+        demo = page.locator("#demo-emoji-diffusion")
+        expect(demo).to_have_attribute("data-state", "ready")
+        assert demo.locator("select option").count() >= 3  # several prompts to choose from
+        expect(page.locator(".lesson-header")).to_contain_text("Layer 15")
+        expect(page.locator("audio")).to_have_count(1)
+        demo.get_by_role("button", name="Reverse diffusion").click()
+        expect(demo.locator("[data-range]")).to_have_attribute("aria-valuetext", "T = 0", timeout=15_000)
+        watch.assert_clean()
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_flagship_lesson_has_no_serious_accessibility_violation(browser, sample_site, scheme):
+    context = browser.new_context(bypass_csp=True, color_scheme=scheme, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(sample_site.as_uri() + "/" + FLAGSHIP)
+        page.wait_for_selector('#demo-emoji-diffusion[data-state="ready"]')
+        page.add_script_tag(path=str(AXE))
+        result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    finally:
+        context.close()
+    found = [f"{v['id']} [{v['impact']}] {v['help']}: {[n['target'] for n in v['nodes'][:5]]}"
+             for v in result["violations"] if v["impact"] in ("serious", "critical")]
+    assert found == [], "\n".join(found)

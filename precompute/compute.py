@@ -69,6 +69,11 @@ def compute(args, demos: dict[str, DemoSpec], todo: list[Run]) -> int:
         cpu = args.device == "cpu"
     state = PartialState(cpu=cpu)
     device = _device(state, args.device)
+    if device.type == "cpu":
+        # oneDNN's convolutions and norms round differently with other thread counts, and launchers pick
+        # the threads (accelerate: cores / processes; torchrun: 1). torch's own CPU kernels give the same
+        # bytes for any thread count, so the result does not depend on --processes or OMP_NUM_THREADS.
+        torch.backends.mkldnn.enabled = False
     dtype_name = pl.resolve_dtype(args.dtype, device)
     dtype = pl.DTYPES[dtype_name]
     content, out = Path(args.content), Path(args.out)

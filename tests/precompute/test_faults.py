@@ -1,0 +1,92 @@
+"""kill -9 and resume, stale temp folders, many processes: the result always equals a clean run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+from precompute.store import clean_stale, encode, write_run
+from precompute.spec import Frames
+
+from .conftest import precompute, precompute_subprocess, tree_bytes, write_demo
+
+
+def test_kill_9_then_rerun_gives_the_clean_bytes(clean_run, tiny_model, tmp_path):
+    content, _, clean = clean_run
+    out = tmp_path / "build"
+    child = precompute_subprocess(content, out)
+    deadline = time.monotonic() + 90
+    try:
+        # kill as soon as the first run folder is in place: the second run is being computed
+        while time.monotonic() < deadline and child.poll() is None:
+            if any(out.glob("*/run.json")):
+                break
+            time.sleep(0.02)
+        assert child.poll() is None, "the run finished before it could be killed; make it longer"
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+    finally:
+        if child.poll() is None:
+            os.kill(child.pid, signal.SIGKILL)
+            child.wait()
+    done = [p for p in out.iterdir() if not p.name.startswith(".")]
+    assert all((p / "run.json").is_file() for p in done)  # a run folder is whole or absent
+    assert precompute(content, out) == 0
+    assert tree_bytes(out) == clean  # same files, same bytes, no temp or orphan files
+
+
+def test_kill_during_writing_leaves_a_temp_folder_that_is_cleaned(clean_run, tmp_path):
+    content, _, clean = clean_run
+    out = tmp_path / "build"
+    key = next(iter(clean)).split("/")[0]
+    half = out / f".tmp-{key}-999999999"  # a writer that died half way (no such pid)
+    half.mkdir(parents=True)
+    (half / "image-000.webp").write_bytes(b"half")
+    old = out / ".tmp-old-0123456789abcdef-999999998"
+    old.mkdir()
+    assert precompute(content, out) == 0
+    assert tree_bytes(out) == clean
+
+
+def test_clean_stale_spares_live_writers(tmp_path):
+    live = tmp_path / f".tmp-aaaa-{os.getppid()}"
+    dead = tmp_path / ".tmp-bbbb-999999999"
+    live.mkdir()
+    dead.mkdir()
+    assert clean_stale(tmp_path) == [dead]
+    assert live.exists() and not dead.exists()
+    assert clean_stale(tmp_path, keys={"aaaa"}) == [live]  # its key is this process's now
+
+
+def test_write_run_replaces_whole(tmp_path):
+    write_run(tmp_path, "k", {"a": 1}, {"x.png": b"1", "y.png": b"2"})
+    write_run(tmp_path, "k", {"a": 2}, {"x.png": b"3"})
+    assert sorted(p.name for p in (tmp_path / "k").iterdir()) == ["run.json", "x.png"]
+    assert [p.name for p in tmp_path.iterdir()] == ["k"]
+
+
+def test_encoding_is_deterministic_and_carries_no_metadata():
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    image = Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8))
+    for fmt in ("webp", "png", "jpeg"):
+        frames = Frames(format=fmt, quality=85)
+        data = encode(image, frames)
+        assert data == encode(image.copy(), frames)
+        opened = Image.open(io.BytesIO(data))
+        assert opened.format.lower() == fmt
+        assert not {"exif", "icc_profile", "xmp", "dpi"} & set(opened.info) or fmt == "jpeg"
+        assert b"Exif" not in data and b"<x:xmpmeta" not in data
+
+
+def test_two_processes_equal_one(clean_run, tmp_path, tiny_model):
+    content, _, clean = clean_run
+    out = tmp_path / "build"
+    child = precompute_subprocess(content, out, "--processes", "2")
+    assert child.wait(timeout=120) == 0
+    assert tree_bytes(out) == clean

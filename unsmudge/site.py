@@ -8,11 +8,9 @@ build leaves the previous site untouched. The same inputs give the same bytes (n
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import shutil
 import time
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,18 +89,23 @@ class Builder:
         return self.files
 
     def _convert_all(self) -> list[tuple[Converted, list[Problem]]]:
-        """Markdown is most of a build's time, and lessons convert independently: fork one worker per CPU."""
+        """Markdown is most of a build's time and lessons convert independently: with several CPUs,
+        forked workers take a share each while this process converts the first share."""
         global _BUILDER
         lessons = self.course.lessons
-        jobs = self.options.jobs or len(os.sched_getaffinity(0))
-        jobs = min(jobs, len(lessons) // MIN_PER_JOB)
-        if jobs < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        jobs = min(self.options.jobs or len(os.sched_getaffinity(0)), len(lessons) // MIN_PER_JOB)
+        if jobs < 2 or not hasattr(os, "fork"):
             return [self.renderer.convert(lesson) for lesson in lessons]
+        import multiprocessing  # only here: imports are most of a small build's fixed cost
+
         self.renderer.warm(lessons)
+        share = -(-len(lessons) // jobs)
         _BUILDER = self
         try:
-            with multiprocessing.get_context("fork").Pool(jobs) as pool:
-                return pool.map(_convert_one, range(len(lessons)), chunksize=-(-len(lessons) // jobs))
+            with multiprocessing.get_context("fork").Pool(jobs - 1) as pool:
+                rest = pool.map_async(_convert_one, range(share, len(lessons)), chunksize=share)
+                first = [self.renderer.convert(lesson) for lesson in lessons[:share]]
+                return first + rest.get()
         finally:
             _BUILDER = None
 
@@ -264,6 +267,8 @@ def write_site(files: dict[str, bytes | Path], out: Path) -> None:
 
 def write_zip(files: dict[str, bytes | Path], zip_path: Path, folder: str) -> None:
     """An offline copy: sorted entries under `folder/`, all dated SOURCE_DATE_EPOCH; written atomically."""
+    import zipfile
+
     epoch = int(os.environ.get("SOURCE_DATE_EPOCH", DEFAULT_EPOCH))
     stamp = time.gmtime(max(epoch, DEFAULT_EPOCH))[:6]
     zip_path = Path(zip_path).resolve()

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
+from pydantic import ValidationError
 
-from unsmudge.course import Course, Lesson, load_course, load_lesson
+from unsmudge.course import CourseFile, Lesson, load_course, load_lesson
 from unsmudge.demos import Demo, gather_demos
 from unsmudge.markdown import DEMO_MARK, Converted, LessonRenderer, check_anchors
 from unsmudge.problems import Problem, ProblemsFound, display_path
@@ -50,9 +51,7 @@ class Builder:
     def gather(self) -> dict[str, bytes | Path]:
         self.course = load_course(self.content)
         if self.options.base_url is not None:
-            url = self.options.base_url
-            self.course.config = self.course.config.model_copy(
-                update={"base_url": url if not url or url.endswith("/") else url + "/"})
+            self.course.config = _with_base_url(self.course.config, self.options.base_url)
         self.theme = Theme(self.content / "templates")
         self.renderer = LessonRenderer(self.content, set(self.course.by_id))
         problems: list[Problem] = []
@@ -187,6 +186,14 @@ class Builder:
         page = self.render_lesson(old)
         self.files[old.url] = page
         return {old.url: page}
+
+
+def _with_base_url(config: CourseFile, url: str) -> CourseFile:
+    try:
+        return CourseFile.model_validate({**config.model_dump(), "base_url": url})
+    except ValidationError as err:
+        raise ProblemsFound([Problem("--base-url", "", err.errors()[0]["msg"].removeprefix("Value error, "),
+                                     "pass the site's public http(s) URL")]) from None
 
 
 MIN_PER_JOB = 16  # below this many lessons per process, forking costs more than it saves

@@ -78,6 +78,12 @@ CASES = {
     "unknown demo id": (
         two(body="```demo\nnope\n```"),
         ["lessons/two.md: line 8", "unknown demo 'nope'"]),
+    "bad template override": (
+        {"templates/lesson.html": '{% extends "base.html" %}\n{% block main %}\n{% if %}\n{% endblock %}\n'},
+        ["templates/lesson.html: line 3", "template error", "fix the template"]),
+    "bad base URL flag": (
+        {"course.toml": 'title = "Mini"\nlessons = ["one", "two"]\n[[tracks]]\nid = "t"\ntitle = "T"\n'},
+        ["--base-url: base_url 'example.org' is not an http(s) URL"]),
     "bad demo spec": (
         {"demos/d.toml": 'title = "D"\nprompts = ["a"]\nsteps = "many"\n', **two(body="```demo\nd\n```")},
         ["demos/d.toml: line 3, key 'steps'"]),
@@ -88,7 +94,8 @@ CASES = {
 def test_invalid_input_is_reported_with_place_and_fix(name, tmp_path, capsys):
     files, expected = CASES[name]
     content = mini_course(tmp_path, **files)
-    code, err = build(tmp_path, content, capsys)
+    extra = ["--base-url", "example.org"] if name == "bad base URL flag" else []
+    code, err = build(tmp_path, content, capsys, *extra)
     assert code == 1
     for text in expected:
         assert text in err, f"{text!r} not in:\n{err}"

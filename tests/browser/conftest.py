@@ -107,9 +107,13 @@ class Watch:
         self.requests: list[str] = []
         split = urlsplit(root)
         self.allowed = (split.scheme, split.netloc)
+        self.navigations = 0
+        self.started: dict = {}  # request -> how many navigations had happened when it started
+        self.aborted: list[tuple[str, int]] = []
         page.on("console", self._console)
         page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
-        page.on("requestfailed", lambda r: self.problems.append(f"request failed: {r.url} ({r.failure})"))
+        page.on("requestfailed", self._failed)
+        page.on("framenavigated", lambda frame: frame == page.main_frame and self._navigated())
         page.on("response", lambda r: r.status >= 400 and not r.url.endswith("/favicon.ico")
                 and self.problems.append(f"HTTP {r.status}: {r.url}"))
         page.on("request", self._request)
@@ -122,7 +126,20 @@ class Watch:
             return  # see _request
         self.problems.append(f"console error: {message.text} ({where})")
 
+    def _navigated(self):
+        self.navigations += 1
+
+    def _failed(self, request):
+        # Leaving a page cancels what it was still loading (often the icon): net::ERR_ABORTED for a request
+        # that began before the latest navigation is the browser moving on, not the site failing.
+        # (The browser may report the failure before the navigation itself, so this is decided at the end.)
+        if request.failure == "net::ERR_ABORTED":
+            self.aborted.append((request.url, self.started.get(request, self.navigations)))
+            return
+        self.problems.append(f"request failed: {request.url} ({request.failure})")
+
     def _request(self, request):
+        self.started[request] = self.navigations
         self.requests.append(request.url)
         split = urlsplit(request.url)
         if split.scheme == "data":
@@ -141,7 +158,9 @@ class Watch:
         return self.page
 
     def assert_clean(self):
-        assert self.problems == []
+        aborted = [f"request failed: {url} (net::ERR_ABORTED)" for url, started in self.aborted
+                   if started >= self.navigations]
+        assert self.problems + aborted == []
 
 
 @pytest.fixture

@@ -80,11 +80,13 @@ class Lesson:
 
 
 class Course:
-    def __init__(self, root: Path, config: CourseFile, lessons: list[Lesson]):
+    def __init__(self, root: Path, config: CourseFile, lessons: list[Lesson], unreadable: set[str]):
         self.root = root
         self.config = config
-        self.lessons = lessons  # in reading order, drafts left out
+        self.lessons = lessons  # in reading order, drafts and unreadable lessons left out
         self.by_id = {lesson.id: lesson for lesson in lessons}
+        # lessons whose front matter failed: links to them are not reported as broken on top
+        self.unreadable = unreadable
 
     def track(self, track_id: str) -> Track:
         return next(t for t in self.config.tracks if t.id == track_id)
@@ -179,16 +181,28 @@ def load_lesson(path: Path, problems: list[Problem]) -> Lesson | None:
 
 def load_course(root: Path) -> Course:
     """Read and cross-check the course; raise ProblemsFound listing every problem found."""
+    course, problems = read_course(root)
+    if problems:
+        raise ProblemsFound(problems)
+    return course
+
+
+def read_course(root: Path) -> tuple[Course | None, list[Problem]]:
+    """The course as far as it could be read (None without a valid course.toml), and its problems;
+    the build goes on to check the readable lessons' markdown, so all problems are reported at once."""
     root = Path(root)
     problems: list[Problem] = []
     config = _load_course_file(root, problems)
     lessons: dict[str, Lesson] = {}
+    unreadable: set[str] = set()
     for path in sorted((root / "lessons").glob("*.md")):
         lesson = load_lesson(path, problems)
         if lesson:
             lessons[lesson.id] = lesson
+        else:
+            unreadable.add(path.stem)
     if config is None:
-        raise ProblemsFound(problems)
+        return None, problems
     course_file = display_path(root / "course.toml")
     course_text = (root / "course.toml").read_text(encoding="utf-8")
     where_lessons = f"line {key_line(course_text, ('lessons',))}, key 'lessons'"
@@ -234,6 +248,8 @@ def load_course(root: Path) -> Course:
                                     f"'{modules[meta.module]}'", "give each lesson its own module number"))
         modules.setdefault(meta.module, lesson.id)
         for prereq in meta.prerequisites:
+            if prereq in unreadable:
+                continue  # its own problem is reported
             if prereq not in lessons or lessons[prereq].meta.draft:
                 problems.append(Problem(shown, line("prerequisites"), f"prerequisite '{prereq}' is not a lesson",
                                         f"use a lesson id (a file stem in lessons/): {', '.join(position)}"))
@@ -242,7 +258,7 @@ def load_course(root: Path) -> Course:
                                         "this lesson in the course",
                                         "move it earlier in course.toml's 'lessons' or drop the prerequisite"))
         for target in meta.next or []:
-            if target not in position:
+            if target not in position and target not in unreadable:
                 problems.append(Problem(shown, line("next"), f"'next' names '{target}', which is not a lesson",
                                         f"use a lesson id: {', '.join(position)}"))
         if meta.narration:
@@ -253,6 +269,4 @@ def load_course(root: Path) -> Course:
                     problems.append(Problem(shown, line("narration", key), f"narration {key} file '{rel}' "
                                             "does not exist", "fix the path (relative to the content folder) "
                                             "or create the file"))
-    if problems:
-        raise ProblemsFound(problems)
-    return Course(root, config, ordered)
+    return Course(root, config, ordered, unreadable), problems

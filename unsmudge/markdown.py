@@ -171,11 +171,12 @@ class LessonRenderer:
 
 
 def check_anchors(path_of: dict[str, Path], converted: dict[str, Converted]) -> list[Problem]:
-    """Every `#fragment` link must name an id in its target page (checked once all pages exist)."""
+    """Every `#fragment` link must name an id in its target page (checked once all pages exist;
+    a lesson that could not be read is not checked against)."""
     problems = []
     for source_id, page in converted.items():
         for target_id, fragment, written, where in page.anchors:
-            if fragment not in converted[target_id].ids:
+            if target_id in converted and fragment not in converted[target_id].ids:
                 problems.append(Problem(
                     display_path(path_of[source_id]), where,
                     f"broken anchor '{written}': lesson '{target_id}' has no heading or id '{fragment}'",

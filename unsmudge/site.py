@@ -17,7 +17,7 @@ from pathlib import Path
 import jinja2
 from pydantic import ValidationError
 
-from unsmudge.course import CourseFile, Lesson, load_course, load_lesson
+from unsmudge.course import CourseFile, Lesson, load_lesson, read_course
 from unsmudge.demos import Demo, gather_demos
 from unsmudge.markdown import DEMO_MARK, Converted, LessonRenderer, check_anchors
 from unsmudge.problems import Problem, ProblemsFound, display_path
@@ -49,12 +49,13 @@ class Builder:
 
     # ---------------------------------------------------------------- gather
     def gather(self) -> dict[str, bytes | Path]:
-        self.course = load_course(self.content)
+        self.course, problems = read_course(self.content)
+        if self.course is None:
+            raise ProblemsFound(problems)
         if self.options.base_url is not None:
             self.course.config = _with_base_url(self.course.config, self.options.base_url)
         self.theme = Theme(self.content / "templates")
-        self.renderer = LessonRenderer(self.content, set(self.course.by_id))
-        problems: list[Problem] = []
+        self.renderer = LessonRenderer(self.content, set(self.course.by_id) | self.course.unreadable)
         self.converted: dict[str, Converted] = {}
         for lesson, (converted, found) in zip(self.course.lessons, self._convert_all()):
             self.converted[lesson.id] = converted

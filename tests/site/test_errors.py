@@ -130,9 +130,14 @@ def test_frames_of_a_changed_spec_do_not_count(tmp_path, capsys):
 def test_every_problem_is_reported_at_once(tmp_path, capsys):
     content = mini_course(tmp_path, **two(extra='prerequisites = ["nope"]\ncolour = 1', body="[x](gone.md)"))
     shutil.copy(content / "lessons" / "two.md", content / "lessons" / "Bad_Name.md")
+    one = content / "lessons" / "one.md"
+    one.write_text(one.read_text() + "[broken](missing.md) and [fine](two.md#anything)\n")
     code, err = build(tmp_path, content, capsys)
     assert code == 1
-    assert "unknown key 'colour'" in err and "Bad_Name.md" in err and "problems found" in err
+    assert "two.md: line 6, key 'colour': unknown key 'colour'" in err and "Bad_Name.md" in err
+    # markdown of the readable lesson is checked too; links to the unreadable one are not reported on top
+    assert "one.md: line 8: broken link 'missing.md'" in err and "two.md#anything" not in err
+    assert "problems found" in err
 
 
 def test_a_failed_build_keeps_the_previous_site(tmp_path, capsys):

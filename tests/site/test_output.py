@@ -146,3 +146,15 @@ def test_forked_workers_give_the_same_site_as_one_process(tmp_path):
     one = Builder(Options(content=content, frames=tmp_path / "b", jobs=1)).gather()
     two = Builder(Options(content=content, frames=tmp_path / "b", jobs=2)).gather()
     assert one == two and len(one) > 34
+
+
+def test_the_default_slider_partial_renders_the_demo_contract(tmp_path, capsys):
+    content, _ = fixture_course(tmp_path)
+    import shutil
+
+    shutil.rmtree(content / "templates")  # the fixture's own partial aside: the default theme's
+    assert build(tmp_path, content, capsys)[0] == 0
+    flagship = (tmp_path / "site" / "flagship.html").read_text()
+    assert '<script type="application/json" id="demo-data-tiny">' in flagship
+    for url in re.findall(r'src="(frames/[^"]+)"', flagship):
+        assert (tmp_path / "site" / url).is_file(), url

@@ -158,3 +158,20 @@ def test_base_url_must_be_http(tmp_path, capsys, url):
     (content / "course.toml").write_text(f'base_url = "{url}"\n' + (content / "course.toml").read_text())
     code, err = build(tmp_path, content, capsys)
     assert code == 1 and "course.toml: line 1, key 'base_url'" in err
+
+
+def test_search_index_is_a_classic_script_assigning_a_global(tmp_path, capsys):
+    import json
+
+    from tests.site.helpers import build, mini_course
+
+    content = mini_course(tmp_path)
+    assert build(tmp_path, content, capsys)[0] == 0
+    [index] = (tmp_path / "site" / "assets").glob("search-index.*.js")
+    text = index.read_text()
+    assert text.startswith("window.unsmudgeSearchDocs=") and text.endswith(";\n")
+    docs = json.loads(text[len("window.unsmudgeSearchDocs="):-2])
+    assert [(d["id"], d["url"], d["title"]) for d in docs] == [("one", "one.html", "One"), ("two", "two.html", "Two")]
+    assert docs[0]["headings"] == "Start" and "Hello." in docs[0]["text"]
+    page = (tmp_path / "site" / "one.html").read_text()
+    assert f'data-index="assets/{index.name}"' in page and 'data-lunr="assets/vendor/lunr.min.' in page

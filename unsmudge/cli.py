@@ -106,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         for problem in err.problems:
             print(problem, file=sys.stderr)
         count = len(err.problems)
-        print(f"\n{count} problem{'s' if count != 1 else ''} found; nothing was written.", file=sys.stderr)
+        written = "; nothing was written." if args.command in ("build", "new") else "."
+        print(f"\n{count} problem{'s' if count != 1 else ''} found{written}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

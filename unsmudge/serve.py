@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from unsmudge.problems import ProblemsFound
+from unsmudge.problems import Problem, ProblemsFound
 from unsmudge.site import CSP, Builder, Options
 from unsmudge.theme import default_theme
 
@@ -165,8 +165,12 @@ def _handler(preview: Preview):
 
 def serve(content: Path, frames: Path, port: int = 8000) -> int:
     preview = Preview(Options(content=Path(content), frames=Path(frames), allow_missing_frames=True, jobs=1))
+    try:
+        server = ThreadingHTTPServer(("127.0.0.1", port), _handler(preview))
+    except OSError as err:
+        raise ProblemsFound([Problem("--port", "", f"cannot listen on 127.0.0.1:{port} ({err.strerror})",
+                                     "pass another port, e.g. --port 8001")]) from None
     preview.rebuild()
-    server = ThreadingHTTPServer(("127.0.0.1", port), _handler(preview))
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     print(f"serving {content} on http://127.0.0.1:{port}/ (Ctrl+C stops)", file=sys.stderr)

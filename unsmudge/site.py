@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,8 +94,8 @@ class Builder:
         forked workers take a share each while this process converts the first share."""
         global _BUILDER
         lessons = self.course.lessons
-        jobs = min(self.options.jobs or len(os.sched_getaffinity(0)), len(lessons) // MIN_PER_JOB)
-        if jobs < 2 or not hasattr(os, "fork"):
+        jobs = min(self.options.jobs or _cpus(), len(lessons) // MIN_PER_JOB)
+        if jobs < 2 or sys.platform != "linux":  # fork is safe on Linux; elsewhere convert in-process
             return [self.renderer.convert(lesson) for lesson in lessons]
         import multiprocessing  # only here: imports are most of a small build's fixed cost
 
@@ -195,6 +196,10 @@ def _with_base_url(config: CourseFile, url: str) -> CourseFile:
     except ValidationError as err:
         raise ProblemsFound([Problem("--base-url", "", err.errors()[0]["msg"].removeprefix("Value error, "),
                                      "pass the site's public http(s) URL")]) from None
+
+
+def _cpus() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 MIN_PER_JOB = 16  # below this many lessons per process, forking costs more than it saves
@@ -298,7 +303,7 @@ def build(options: Options, zip_path: Path | None = None) -> Builder:
     check_output(options.out, options.content, options.frames)
     builder = Builder(options)
     files = builder.gather()
-    if zip_path:
-        write_zip(files, zip_path, Path(zip_path).stem)
     write_site(files, options.out)
+    if zip_path:  # after the swap, so a zip inside the output folder survives it
+        write_zip(files, zip_path, Path(zip_path).stem)
     return builder

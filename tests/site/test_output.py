@@ -158,3 +158,10 @@ def test_the_default_slider_partial_renders_the_demo_contract(tmp_path, capsys):
     assert '<script type="application/json" id="demo-data-tiny">' in flagship
     for url in re.findall(r'src="(frames/[^"]+)"', flagship):
         assert (tmp_path / "site" / url).is_file(), url
+
+
+def test_a_zip_inside_the_output_folder_survives_the_swap(tmp_path, capsys):
+    content, _ = fixture_course(tmp_path)
+    assert build(tmp_path, content, capsys, "--zip", str(tmp_path / "site" / "course.zip"))[0] == 0
+    with zipfile.ZipFile(tmp_path / "site" / "course.zip") as archive:
+        assert "course/index.html" in archive.namelist()

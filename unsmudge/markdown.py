@@ -140,8 +140,11 @@ class LessonRenderer:
             self.anchors.append((self.lesson.id, parts.fragment, href, self._line_of(href)))
             return href
         if parts.path.endswith(".md"):
-            target = self._resolve(parts.path)
-            lesson_id = target.stem if target and target.parent == self.lessons_dir else None
+            if "/" not in parts.path:  # the usual 'other-lesson.md': no need to touch the file system
+                lesson_id = unquote(parts.path)[:-3]
+            else:
+                target = self._resolve(parts.path)
+                lesson_id = target.stem if target and target.parent == self.lessons_dir else None
             if lesson_id not in self.lesson_ids:
                 self._problem(href, f"broken link '{href}': no lesson '{PurePosixPath(parts.path).stem}'",
                               "link to an existing lesson file, e.g. 'autoencoders.md'")

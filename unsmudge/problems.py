@@ -6,6 +6,7 @@ the CLI prints them and exits with status 1, never with a traceback.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,15 +33,17 @@ class ProblemsFound(Exception):
 
 
 def display_path(path: Path, root: Path | None = None) -> str:
-    """A path relative to the working directory (or `root`) when possible, for messages."""
-    path = Path(path)
-    for base in (root, Path.cwd()):
+    """A path relative to the working directory (or `root`) when possible, for messages.
+
+    String arithmetic on absolute paths, not resolve(): a build shows every lesson's path, and
+    resolving each one costs more than the rest of the check."""
+    absolute = os.path.abspath(path)
+    for base in (root, os.getcwd()):
         if base is None:
             continue
-        try:
-            return str(path.resolve().relative_to(Path(base).resolve()))
-        except ValueError:
-            pass
+        base = os.path.abspath(base)
+        if absolute.startswith(base.rstrip(os.sep) + os.sep):
+            return Path(absolute[len(base.rstrip(os.sep)) + 1:]).as_posix()
     return str(path)
 
 

@@ -55,6 +55,8 @@ class Builder:
             raise ProblemsFound(problems)
         if self.options.base_url is not None:
             self.course.config = _with_base_url(self.course.config, self.options.base_url)
+        self.tracks = [{"track": t, "lessons": [l for l in self.course.lessons if l.meta.track == t.id]}
+                       for t in self.course.config.tracks]
         self.theme = Theme(self.content / "templates")
         self.renderer = LessonRenderer(self.content, set(self.course.by_id) | self.course.unreadable)
         self.converted: dict[str, Converted] = {}
@@ -139,9 +141,7 @@ class Builder:
     # ---------------------------------------------------------------- render
     def _context(self) -> dict:
         course = self.course
-        tracks = [{"track": t, "lessons": [l for l in course.lessons if l.meta.track == t.id]}
-                  for t in course.config.tracks]
-        return {"course": course.config, "lessons": course.lessons, "tracks": tracks, "csp": CSP,
+        return {"course": course.config, "lessons": course.lessons, "tracks": self.tracks, "csp": CSP,
                 "search_url": self.search_url, "lesson": None, "has_live_demo": False}
 
     def _page(self, template: str, **extra) -> bytes:
@@ -246,10 +246,10 @@ def check_output(out: Path, content: Path, frames: Path) -> None:
 
 
 def _safe_target(root: Path, rel: str) -> Path:
-    target = (root / rel).resolve()
-    if not target.is_relative_to(root.resolve()):
+    clean = os.path.normpath(rel)
+    if os.path.isabs(clean) or clean == ".." or clean.startswith(".." + os.sep):
         raise ProblemsFound([Problem(rel, "", "refusing to write outside the output folder", "rename the file")])
-    return target
+    return root / clean
 
 
 def write_site(files: dict[str, bytes | Path], out: Path) -> None:

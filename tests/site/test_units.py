@@ -175,3 +175,13 @@ def test_search_index_is_a_classic_script_assigning_a_global(tmp_path, capsys):
     assert docs[0]["headings"] == "Start" and "Hello." in docs[0]["text"]
     page = (tmp_path / "site" / "one.html").read_text()
     assert f'data-index="assets/{index.name}"' in page and 'data-lunr="assets/vendor/lunr.min.' in page
+
+
+@pytest.mark.parametrize("rel", ["../escape.html", "a/../../escape.html", "/etc/passwd"])
+def test_the_writer_refuses_paths_outside_the_output(tmp_path, rel):
+    from unsmudge.problems import ProblemsFound
+    from unsmudge.site import write_site
+
+    with pytest.raises(ProblemsFound, match="refusing to write outside the output folder"):
+        write_site({"index.html": b"ok", rel: b"evil"}, tmp_path / "site")
+    assert not (tmp_path / "escape.html").exists() and not (tmp_path / "site").exists()

@@ -5,8 +5,8 @@ Three parts, as in Stable Diffusion, at toy scale:
 2. a CLIP-style text encoder (3 layers, 128 wide) trained jointly with
 3. a UNet that predicts the noise in a latent at step t, steered by the text through cross-attention.
 Every stage is seeded and checkpointed (`--checkpoints`), so a stopped run resumes where it was.
-Each stage stops at its step count or its time cap, whichever comes first; the steps reached are
-printed and written to `training.json` beside the weights, so the same weights can be asked for again.
+Each stage stops at its step count or its time cap, whichever comes first (a capped stage goes on
+from its checkpoint when run again); the steps reached are written to `training.json` beside the weights.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -106,13 +107,14 @@ def train_vae(pictures: torch.Tensor, recipe: Recipe, checkpoints: Path, device:
               max_seconds: float) -> AutoencoderKL:
     vae = build_vae().to(device)
     optimizer = torch.optim.AdamW(vae.parameters(), lr=recipe.vae_lr, weight_decay=0.0)
-    checkpoint, step, done = Checkpoint(checkpoints, "vae"), 0, False
+    checkpoint, step = Checkpoint(checkpoints, "vae"), 0
     generator = torch.Generator(device).manual_seed(recipe.seed)
     if state := checkpoint.load():
         vae.load_state_dict(state["model"]), optimizer.load_state_dict(state["optimizer"])
-        step, done = state["step"], state["done"]
+        step = state["step"]
         generator.set_state(state["generator"].to(generator.get_state().device))
-        print(f"vae: resumed at step {step}" + (" (finished)" if done else ""), flush=True)
+        print(f"vae: resumed at step {step}", flush=True)
+    done = step >= recipe.vae_steps
     start, last_save = time.monotonic(), time.monotonic()
     while not done:
         index = torch.randint(0, len(pictures), (recipe.vae_batch,), generator=generator, device=device)
@@ -137,7 +139,7 @@ def train_vae(pictures: torch.Tensor, recipe: Recipe, checkpoints: Path, device:
             print(f"vae: step {step}/{recipe.vae_steps} loss {loss.item():.4f} {elapsed:.0f}s", flush=True)
         if done or time.monotonic() - last_save > 120:
             checkpoint.save(dict(model=vae.state_dict(), optimizer=optimizer.state_dict(), step=step,
-                                 done=done, generator=generator.get_state()))
+                                 generator=generator.get_state()))
             last_save = time.monotonic()
     return vae.eval()
 
@@ -163,11 +165,11 @@ def caption_table(emoji: list[data.Emoji], tokenizer: CLIPTokenizer, device: tor
     return ids, starts, counts
 
 
-def train_unet(latent_mean, latent_std, scaling, captions, recipe: Recipe, tokenizer, checkpoints: Path,
-               device: torch.device, max_seconds: float):
+def train_unet(unet, text_encoder, latent_mean, latent_std, scaling, captions, recipe: Recipe,
+               checkpoints: Path, device: torch.device, max_seconds: float):
     ids, starts, counts = captions
     empty_id = len(ids) - 1
-    unet, text_encoder = build_unet().to(device), build_text_encoder(tokenizer).to(device)
+    unet, text_encoder = unet.to(device).train(), text_encoder.to(device).train()
     params = list(unet.parameters()) + list(text_encoder.parameters())
     ema = [p.detach().clone() for p in params]
     optimizer = torch.optim.AdamW(params, lr=recipe.unet_lr, weight_decay=1e-2)
@@ -175,16 +177,17 @@ def train_unet(latent_mean, latent_std, scaling, captions, recipe: Recipe, token
     alphas = noise_schedule.alphas_cumprod.to(device)
     snr = alphas / (1 - alphas)
     loss_weight = torch.clamp(snr, max=recipe.min_snr_gamma) / snr
-    checkpoint, step, done = Checkpoint(checkpoints, "unet"), 0, False
+    checkpoint, step = Checkpoint(checkpoints, "unet"), 0
     generator = torch.Generator(device).manual_seed(recipe.seed + 1)
     if state := checkpoint.load():
         unet.load_state_dict(state["unet"]), text_encoder.load_state_dict(state["text_encoder"])
         optimizer.load_state_dict(state["optimizer"])
         for e, saved in zip(ema, state["ema"]):
             e.copy_(saved)
-        step, done = state["step"], state["done"]
+        step = state["step"]
         generator.set_state(state["generator"].to(generator.get_state().device))
-        print(f"unet: resumed at step {step}" + (" (finished)" if done else ""), flush=True)
+        print(f"unet: resumed at step {step}", flush=True)
+    done = step >= recipe.unet_steps
     start, last_save, n = time.monotonic(), time.monotonic(), recipe.unet_batch
     while not done:
         which = torch.randint(0, len(latent_mean), (n,), generator=generator, device=device)
@@ -221,7 +224,7 @@ def train_unet(latent_mean, latent_std, scaling, captions, recipe: Recipe, token
             print(f"unet: step {step}/{recipe.unet_steps} loss {loss.item():.4f} {elapsed:.0f}s", flush=True)
         if done or time.monotonic() - last_save > 120:
             checkpoint.save(dict(unet=unet.state_dict(), text_encoder=text_encoder.state_dict(),
-                                 optimizer=optimizer.state_dict(), ema=ema, step=step, done=done,
+                                 optimizer=optimizer.state_dict(), ema=ema, step=step,
                                  generator=generator.get_state()))
             last_save = time.monotonic()
     with torch.no_grad():
@@ -237,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="rendered training set (made by `python -m models.data` if missing)")
     parser.add_argument("--checkpoints", type=Path, default=Path(__file__).parent / ".checkpoints")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--continue-from", type=Path,
+                        help="a model folder this recipe wrote: keep its VAE, train its UNet and text encoder on")
     parser.add_argument("--vae-minutes", type=float, default=math.inf, help="time cap for the VAE stage")
     parser.add_argument("--unet-minutes", type=float, default=math.inf, help="time cap for the UNet stage")
     for field, default in asdict(Recipe()).items():
@@ -256,31 +261,43 @@ def main(argv: list[str] | None = None) -> int:
     print(f"data: {len(emoji)} emoji, {sum(len(e.captions) for e in emoji)} captions; device {device}", flush=True)
 
     staging = args.out.with_name(args.out.name + ".partial")
-    vocabulary.write(staging / "tokenizer", [c for e in emoji for c in e.captions])
-    tokenizer = CLIPTokenizer.from_pretrained(staging / "tokenizer")
-
-    vae = train_vae(pictures, recipe, args.checkpoints, device, args.vae_minutes * 60)
+    earlier = {}
+    if args.continue_from:  # a trained model: keep its VAE and tokenizer, train its UNet and text encoder on
+        earlier = json.loads((args.continue_from / "training.json").read_text())
+        shutil.copytree(args.continue_from / "tokenizer", staging / "tokenizer", dirs_exist_ok=True)
+        tokenizer = CLIPTokenizer.from_pretrained(staging / "tokenizer")
+        vae = AutoencoderKL.from_pretrained(args.continue_from / "vae").to(device).eval()
+        unet = UNet2DConditionModel.from_pretrained(args.continue_from / "unet")
+        text_encoder = CLIPTextModel.from_pretrained(args.continue_from / "text_encoder")
+        vae_steps = earlier["vae_steps_reached"]
+    else:
+        vocabulary.write(staging / "tokenizer", [c for e in emoji for c in e.captions])
+        tokenizer = CLIPTokenizer.from_pretrained(staging / "tokenizer")
+        vae = train_vae(pictures, recipe, args.checkpoints, device, args.vae_minutes * 60)
+        unet, text_encoder = build_unet(), build_text_encoder(tokenizer)
+        vae_steps = Checkpoint(args.checkpoints, "vae").load()["step"]
     mean, std, scaling = encode_all(vae, pictures)
     vae.register_to_config(scaling_factor=scaling)
     print(f"vae: latents {tuple(mean.shape[1:])}, scaling factor {scaling:.4f}", flush=True)
     unet, text_encoder, unet_steps = train_unet(
-        mean, std, scaling, caption_table(emoji, tokenizer, device), recipe, tokenizer, args.checkpoints,
-        device, args.unet_minutes * 60)
+        unet, text_encoder, mean, std, scaling, caption_table(emoji, tokenizer, device), recipe,
+        args.checkpoints, device, args.unet_minutes * 60)
 
     pipe = StableDiffusionPipeline(
         vae=vae.cpu(), text_encoder=text_encoder.cpu(), tokenizer=tokenizer, unet=unet.cpu(),
         scheduler=build_scheduler(), safety_checker=None, feature_extractor=None, requires_safety_checker=False)
     pipe.save_pretrained(staging, safe_serialization=True)
-    vae_state = Checkpoint(args.checkpoints, "vae").load()
-    trained = dict(asdict(recipe), vae_steps_reached=vae_state["step"], unet_steps_reached=unet_steps,
+    trained = dict(asdict(recipe), vae_steps_reached=vae_steps,
+                   unet_steps_reached=unet_steps + earlier.get("unet_steps_reached", 0),
                    device=str(device), torch=torch.__version__, minutes=round((time.monotonic() - started) / 60, 1))
+    if earlier:
+        trained["continued_from"] = earlier
     (staging / "training.json").write_text(json.dumps(trained, indent=2) + "\n")
     if args.out.exists():
         args.out.rename(args.out.with_name(args.out.name + ".old"))
     staging.rename(args.out)
     old = args.out.with_name(args.out.name + ".old")
     if old.exists():
-        import shutil
         shutil.rmtree(old)
     size = sum(p.stat().st_size for p in args.out.rglob("*") if p.is_file())
     print(f"wrote {args.out} ({size / 1e6:.1f} MB) in {trained['minutes']} min", flush=True)

@@ -32,7 +32,7 @@ def _picture(size: int, colour: tuple, step: int, n: int, view: str, rng: random
     draw = ImageDraw.Draw(clean)
     pad = size // 6
     draw.ellipse([pad, pad, size - pad, size - pad], fill=colour)
-    noise = Image.frombytes("RGB", (size, size), bytes(rng.randrange(256) for _ in range(size * size * 3)))
+    noise = Image.frombytes("RGB", (size, size), rng.randbytes(size * size * 3))
     amount = 1 - step / n
     if view == "prediction":
         amount *= 0.3

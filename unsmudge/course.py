@@ -1,6 +1,6 @@
 """The course: `course.toml` plus every lesson's front matter, validated together.
 
-`load_course` gathers every problem in every file before raising, so an author fixes them in one pass.
+`read_course` gathers every problem in every file, so an author fixes them in one pass.
 """
 
 from __future__ import annotations
@@ -80,8 +80,7 @@ class Lesson:
 
 
 class Course:
-    def __init__(self, root: Path, config: CourseFile, lessons: list[Lesson], unreadable: set[str]):
-        self.root = root
+    def __init__(self, config: CourseFile, lessons: list[Lesson], unreadable: set[str]):
         self.config = config
         self.lessons = lessons  # in reading order, drafts and unreadable lessons left out
         self.by_id = {lesson.id: lesson for lesson in lessons}
@@ -269,4 +268,4 @@ def read_course(root: Path) -> tuple[Course | None, list[Problem]]:
                     problems.append(Problem(shown, line("narration", key), f"narration {key} file '{rel}' "
                                             "does not exist", "fix the path (relative to the content folder) "
                                             "or create the file"))
-    return Course(root, config, ordered, unreadable), problems
+    return Course(config, ordered, unreadable), problems

@@ -80,8 +80,5 @@ class Theme:
         except KeyError:
             raise jinja2.TemplateError(f"no static file '{rel}' in the theme") from None
 
-    def has(self, rel: str) -> bool:
-        return rel in self.assets
-
     def render(self, template: str, **context) -> str:
         return self.env.get_template(template).render(**context)

@@ -5,7 +5,6 @@ import shutil
 
 import pytest
 
-from tests.site.fakes import fake_frames
 from tests.site.helpers import build, fixture_course, mini_course
 
 LESSON_TWO = """

@@ -165,3 +165,19 @@ def test_a_zip_inside_the_output_folder_survives_the_swap(tmp_path, capsys):
     assert build(tmp_path, content, capsys, "--zip", str(tmp_path / "site" / "course.zip"))[0] == 0
     with zipfile.ZipFile(tmp_path / "site" / "course.zip") as archive:
         assert "course/index.html" in archive.namelist()
+
+
+def test_an_error_while_writing_leaves_the_previous_site_and_no_staging(tmp_path, capsys):
+    from unsmudge.site import write_site
+
+    content, _ = fixture_course(tmp_path)
+    assert build(tmp_path, content, capsys)[0] == 0
+    before = tree(tmp_path / "site")
+    try:
+        write_site({"index.html": b"new", "media/gone.png": tmp_path / "no-such-file.png"}, tmp_path / "site")
+    except FileNotFoundError:
+        pass
+    else:
+        raise AssertionError("copying a missing file must fail")
+    assert tree(tmp_path / "site") == before
+    assert not any(p.name.startswith(".staging-") for p in tmp_path.iterdir())

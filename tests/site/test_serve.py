@@ -88,3 +88,14 @@ def test_pages_are_served_with_the_live_reload_script(tmp_path):
             raise AssertionError("a missing page must answer 404")
     finally:
         server.shutdown()
+
+
+def test_new_frames_replace_the_placeholder(tmp_path):
+    from tests.site.fakes import fake_frames
+
+    content, preview = _preview(tmp_path)
+    assert b"demo-missing" in preview.files["flagship.html"]
+    fake_frames(content, tmp_path / "build", "tiny")
+    preview.update()
+    page = preview.files["flagship.html"]
+    assert b"demo-missing" not in page and b'id="demo-data-tiny"' in page

@@ -60,18 +60,24 @@ def test_flagship_lesson_and_its_demo_work_from_disk(browser, sample_site):
         context.close()
 
 
-@pytest.mark.parametrize("scheme,width", [("light", 1280), ("dark", 360)])
-def test_flagship_lesson_has_no_serious_accessibility_violation(browser, sample_site, scheme, width):
-    """At 360 px too: what overflows there (diagrams, code) must still be reachable by keyboard."""
+@pytest.mark.parametrize("scheme,width,pages", [
+    ("light", 1280, [FLAGSHIP]),
+    ("dark", 360, ["index.html", "autoencoders.html", FLAGSHIP, "guidance-and-sampling.html"]),
+])
+def test_sample_course_has_no_serious_accessibility_violation(browser, sample_site, scheme, width, pages):
+    """At 360 px too: what overflows there (diagrams, tables, code) must still be reachable by keyboard."""
     context = browser.new_context(bypass_csp=True, color_scheme=scheme, viewport={"width": width, "height": 800})
     page = context.new_page()
+    found = []
     try:
-        page.goto(sample_site.as_uri() + "/" + FLAGSHIP)
-        page.wait_for_selector('#demo-emoji-diffusion[data-state="ready"]')
-        page.add_script_tag(path=str(AXE))
-        result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+        for path in pages:
+            page.goto(sample_site.as_uri() + "/" + path)
+            if path == FLAGSHIP:
+                page.wait_for_selector('#demo-emoji-diffusion[data-state="ready"]')
+            page.add_script_tag(path=str(AXE))
+            result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+            found += [f"{path}: {v['id']} [{v['impact']}] {v['help']}: {[n['target'] for n in v['nodes'][:5]]}"
+                      for v in result["violations"] if v["impact"] in ("serious", "critical")]
     finally:
         context.close()
-    found = [f"{v['id']} [{v['impact']}] {v['help']}: {[n['target'] for n in v['nodes'][:5]]}"
-             for v in result["violations"] if v["impact"] in ("serious", "critical")]
     assert found == [], "\n".join(found)

@@ -3,8 +3,8 @@
 
     python scripts/narrate.py content/media/vae-stable-diffusion.txt
         -> content/media/vae-stable-diffusion.mp3
-    python scripts/narrate.py --check content/media/vae-stable-diffusion.txt
-        exits 1 if the committed .mp3 is not what the transcript makes today
+    python scripts/narrate.py            every transcript in content/media/*.txt
+    python scripts/narrate.py --check    exits 1 if a committed .mp3 is not what its transcript makes today
 
 Needs two Debian packages: `apt-get install -y espeak-ng lame` (tested with espeak-ng 1.51 and LAME 3.100,
 Debian 12). espeak-ng speaks the text into a WAV (22,050 Hz, mono); LAME encodes it as a 32 kbit/s constant
@@ -50,23 +50,34 @@ def narrate(transcript: Path, out: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("transcript", type=Path, help="the transcript, a .txt file")
-    parser.add_argument("-o", "--out", type=Path, help="the audio file (default: the transcript's name, .mp3)")
-    parser.add_argument("--check", action="store_true", help="compare with the existing file instead of writing")
+    parser.add_argument("transcripts", type=Path, nargs="*",
+                        help="transcripts, .txt files (default: content/media/*.txt)")
+    parser.add_argument("-o", "--out", type=Path, help="the audio file, for one transcript "
+                        "(default: the transcript's name with .mp3)")
+    parser.add_argument("--check", action="store_true", help="compare with the existing files instead of writing")
     args = parser.parse_args(argv)
-    out = args.out or args.transcript.with_suffix(".mp3")
-    if not args.check:
-        narrate(args.transcript, out)
-        print(f"{out}: {out.stat().st_size:,} bytes, sha256 {hashlib.sha256(out.read_bytes()).hexdigest()[:16]}")
-        return 0
-    with tempfile.TemporaryDirectory() as tmp:
-        fresh = Path(tmp) / out.name
-        narrate(args.transcript, fresh)
-        if out.is_file() and fresh.read_bytes() == out.read_bytes():
-            print(f"{out}: up to date")
-            return 0
-    print(f"{out}: differs from what {args.transcript} makes now; run: python scripts/narrate.py {args.transcript}")
-    return 1
+    transcripts = args.transcripts or sorted(Path("content/media").glob("*.txt"))
+    if not transcripts:
+        parser.error("no transcripts given and none in content/media/")
+    if args.out and len(transcripts) > 1:
+        parser.error("--out needs exactly one transcript")
+    stale = 0
+    for transcript in transcripts:
+        out = args.out or transcript.with_suffix(".mp3")
+        if not args.check:
+            narrate(transcript, out)
+            digest = hashlib.sha256(out.read_bytes()).hexdigest()[:16]
+            print(f"{out}: {out.stat().st_size:,} bytes, sha256 {digest}")
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            fresh = Path(tmp) / out.name
+            narrate(transcript, fresh)
+            if out.is_file() and fresh.read_bytes() == out.read_bytes():
+                print(f"{out}: up to date")
+                continue
+        print(f"{out}: differs from what {transcript} makes now; run: python scripts/narrate.py {transcript}")
+        stale += 1
+    return 1 if stale else 0
 
 
 if __name__ == "__main__":

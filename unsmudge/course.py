@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from unsmudge.problems import Problem, ProblemsFound, display_path, pydantic_problems
 
 LESSON_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+RESERVED = {"index", "404"}  # their pages would replace the course index and the not-found page
 FENCE = "+++"
 
 
@@ -158,6 +159,9 @@ def load_lesson(path: Path, problems: list[Problem]) -> Lesson | None:
     if not LESSON_ID.match(path.stem):
         problems.append(Problem(shown, "", f"lesson id '{path.stem}' is not lowercase letters, digits and '-'",
                                 "rename the file, e.g. 'vae-stable-diffusion.md'"))
+    elif path.stem in RESERVED:
+        problems.append(Problem(shown, "", f"lesson id '{path.stem}' is reserved: {path.stem}.html is a page "
+                                "of the site itself", "rename the file"))
     parts = split_front_matter(text)
     if parts is None:
         problems.append(Problem(shown, "line 1", "no front matter: the file must start with a '+++' line "

@@ -54,7 +54,10 @@ class Builder:
         if self.course is None:
             raise ProblemsFound(problems)
         if self.options.base_url is not None:
-            self.course.config = _with_base_url(self.course.config, self.options.base_url)
+            try:
+                self.course.config = _with_base_url(self.course.config, self.options.base_url)
+            except ProblemsFound as err:
+                problems += err.problems
         self.tracks = [{"track": t, "lessons": [l for l in self.course.lessons if l.meta.track == t.id]}
                        for t in self.course.config.tracks]
         self.theme = Theme(self.content / "templates")

@@ -54,6 +54,9 @@ CASES = {
     "lesson not in the course order": (
         {"lessons/three.md": '+++\ntitle = "Three"\nmodule = 3\ntrack = "t"\n+++\n'},
         ["lessons/three.md: the lesson is not in course.toml's 'lessons'", "or set draft = true"]),
+    "reserved lesson id": (
+        {"lessons/index.md": '+++\ntitle = "Index"\nmodule = 3\ntrack = "t"\n+++\n'},
+        ["lessons/index.md: lesson id 'index' is reserved"]),
     "broken link": (
         two(body="Intro.\n\nSee [gone](gone.md)."),
         ["lessons/two.md: line 9", "broken link 'gone.md': no lesson 'gone'"]),

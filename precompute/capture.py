@@ -23,7 +23,10 @@ from dataclasses import dataclass, field
 import torch
 from diffusers.utils.torch_utils import randn_tensor
 
-from precompute.spec import DemoSpec
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # any object with steps, size, negative_prompt will do (the benchmark passes a namespace)
+    from precompute.spec import DemoSpec
 
 VIEWS = ("image", "prediction", "latent", "forward")
 LATENT_RANGE = 2.0  # latent values in [-2, 2] map to [0, 255] in the latent view

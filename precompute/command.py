@@ -41,6 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--processes", type=int, default=1, metavar="N",
                         help="split the runs over N processes (one per GPU, or CPU workers); "
                              "the same as `accelerate launch --num_processes N -m precompute ...`")
+    parser.add_argument("--threads", type=int, default=0, metavar="N",
+                        help="CPU threads per process (default: one per core); CPU bytes are reproducible "
+                             "for the same thread count")
     parser.add_argument("--decode-batch", type=int, default=16, metavar="N",
                         help="latents per VAE call after the denoising loop (halved on CUDA out-of-memory)")
 
@@ -161,7 +164,7 @@ def _run(args) -> int:
 
 def child_argv(args) -> list[str]:
     argv = ["--content", str(args.content), "--out", str(args.out), "--device", args.device,
-            "--dtype", args.dtype, "--decode-batch", str(args.decode_batch)]
+            "--dtype", args.dtype, "--decode-batch", str(args.decode_batch), "--threads", str(args.threads)]
     for demo in args.demo or []:
         argv += ["--demo", demo]
     if args.force:

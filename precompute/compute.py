@@ -55,6 +55,15 @@ def record(run: Run, key: str, spec: DemoSpec, identity: dict, dtype: str, devic
     }
 
 
+def cpu_cores() -> int:
+    try:
+        import psutil
+
+        return psutil.cpu_count(logical=False) or os.cpu_count() or 1
+    except ImportError:
+        return os.cpu_count() or 1
+
+
 def _device(state: PartialState, name: str) -> torch.device:
     if name == "auto" or (name == "cuda" and state.num_processes > 1):
         return state.device
@@ -70,10 +79,10 @@ def compute(args, demos: dict[str, DemoSpec], todo: list[Run]) -> int:
     state = PartialState(cpu=cpu)
     device = _device(state, args.device)
     if device.type == "cpu":
-        # oneDNN's convolutions and norms round differently with other thread counts, and launchers pick
-        # the threads (accelerate: cores / processes; torchrun: 1). torch's own CPU kernels give the same
-        # bytes for any thread count, so the result does not depend on --processes or OMP_NUM_THREADS.
-        torch.backends.mkldnn.enabled = False
+        # CPU kernels (oneDNN convolutions, norms) round differently with other thread counts, and launchers
+        # pick threads of their own (accelerate: cores / processes, torchrun: 1). Every process uses
+        # --threads (default: one per core), so the bytes do not depend on --processes or the launcher.
+        torch.set_num_threads(args.threads or cpu_cores())
     dtype_name = pl.resolve_dtype(args.dtype, device)
     dtype = pl.DTYPES[dtype_name]
     content, out = Path(args.content), Path(args.out)
@@ -81,7 +90,8 @@ def compute(args, demos: dict[str, DemoSpec], todo: list[Run]) -> int:
     multi = state.num_processes > 1
     if state.is_main_process:
         where = f"{state.num_processes} processes" if multi else "1 process"
-        print(f"precompute: computing on {device.type} in {dtype_name}, {where}", flush=True)
+        threads = f", {torch.get_num_threads()} threads each" if device.type == "cpu" else ""
+        print(f"precompute: computing on {device.type} in {dtype_name}, {where}{threads}", flush=True)
 
     status = 0
     with state.split_between_processes(todo) as mine:

@@ -14,7 +14,10 @@ import os
 import shutil
 from pathlib import Path
 
-from precompute.spec import Frames
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pydantic stays optional for the benchmark script, which passes a namespace
+    from precompute.spec import Frames
 
 TMP_PREFIX = ".tmp-"
 RUN_JSON = "run.json"

@@ -58,7 +58,8 @@ def write_clip_tokenizer(folder: Path, max_length: int) -> int:
 
 def build_tiny_pipeline(folder: Path, size: int = 32, seed: int = 0, channels: tuple[int, ...] = (32, 64),
                         vae_channels: tuple[int, ...] = (32, 64), text_dim: int = 32, layers: int = 1,
-                        max_length: int = 16) -> Path:
+                        max_length: int = 16, text_layers: int = 2, mid_block: bool = True,
+                        head_dim: int | tuple[int, ...] = 8) -> Path:
     """Save a StableDiffusionPipeline that draws `size` px images into `folder`; returns the folder."""
     import torch
     from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
@@ -72,7 +73,8 @@ def build_tiny_pipeline(folder: Path, size: int = 32, seed: int = 0, channels: t
     groups = min(32, channels[0], vae_channels[0])
     unet = UNet2DConditionModel(
         sample_size=size // vae_factor, in_channels=4, out_channels=4, block_out_channels=channels,
-        layers_per_block=layers, norm_num_groups=groups, cross_attention_dim=text_dim, attention_head_dim=8,
+        layers_per_block=layers, norm_num_groups=groups, cross_attention_dim=text_dim, attention_head_dim=head_dim,
+        mid_block_type="UNetMidBlock2DCrossAttn" if mid_block else None,
         down_block_types=("DownBlock2D",) + ("CrossAttnDownBlock2D",) * (len(channels) - 1),
         up_block_types=("CrossAttnUpBlock2D",) * (len(channels) - 1) + ("UpBlock2D",),
     )
@@ -83,7 +85,7 @@ def build_tiny_pipeline(folder: Path, size: int = 32, seed: int = 0, channels: t
         up_block_types=("UpDecoderBlock2D",) * len(vae_channels),
     )
     text = CLIPTextModel(CLIPTextConfig(
-        vocab_size=vocab_size, hidden_size=text_dim, intermediate_size=2 * text_dim, num_hidden_layers=2,
+        vocab_size=vocab_size, hidden_size=text_dim, intermediate_size=4 * text_dim, num_hidden_layers=text_layers,
         num_attention_heads=4, max_position_embeddings=max_length, bos_token_id=0, eos_token_id=1, pad_token_id=1,
     ))
     tokenizer = CLIPTokenizer.from_pretrained(token_folder)

@@ -1,0 +1,185 @@
+"""What keeping every step costs: precompute's four views against the plain pipeline call.
+
+Same model, prompts, steps and seeds, three ways:
+  plain      `pipe(prompt, ...)` returning only the final image (one VAE decode), the baseline;
+  precompute what `unsmudge precompute` does per run: capture x_t, predicted x_0, latent and forward
+             views, decode them in batches after the loop, encode every frame, write the run folder;
+  naive      the same views, but decoded inside the step callback, one VAE call per frame.
+Prints the times and both ratios (target: precompute <= 1.3x plain on a CPU with the embedded model).
+
+Self-contained: needs the repository and torch, diffusers, transformers (+ Pillow). Examples:
+  python benchmarks/precompute_overhead.py                         # embedded model, CPU, float32
+  python benchmarks/precompute_overhead.py --model path/to/diffusers-folder
+  python benchmarks/precompute_overhead.py --device cuda --dtype float16
+Without `models/emoji64/` (or --model), a stand-in with the embedded model's architecture and random
+weights is built in a temp folder: the timings then measure the architecture, not the pictures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from types import SimpleNamespace
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+warnings.filterwarnings("ignore")
+
+import torch  # noqa: E402
+from diffusers import DDIMScheduler, DiffusionPipeline  # noqa: E402
+from diffusers.utils import logging as dlogging  # noqa: E402
+
+from precompute.capture import VIEWS, capture, decode, latent_view, to_pil  # noqa: E402
+from precompute.store import encode, frame_name, write_run  # noqa: E402
+
+EMBEDDED = ROOT / "models" / "emoji64"
+PROMPTS = ["grinning face", "red heart", "rocket"]
+
+
+def stand_in(folder: Path) -> Path:
+    """The embedded model's architecture (models/train.py) with random weights."""
+    from precompute.tiny import build_tiny_pipeline
+
+    return build_tiny_pipeline(folder, size=64, channels=(64, 128), layers=2, vae_channels=(32, 64, 64),
+                               text_dim=128, text_layers=3, max_length=16, mid_block=False, head_dim=(2, 4))
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def plain(pipe, prompt, seed, args, device):
+    generator = torch.Generator("cpu").manual_seed(seed)
+    return pipe(prompt, num_inference_steps=args.steps, guidance_scale=args.guidance, height=args.size,
+                width=args.size, generator=generator).images[0]
+
+
+def precompute_run(loaded, prompt, seed, args, device, spec, frames, out):
+    captured = capture(loaded, spec, prompt, seed, args.guidance, device, decode_batch=args.decode_batch)
+    files = {frame_name(v, i, frames): encode(img, frames) for v in VIEWS for i, img in enumerate(captured.frames[v])}
+    write_run(out, f"{prompt.replace(' ', '-')}-{seed}", {"t": captured.timesteps}, files)
+
+
+def naive_run(pipe, prompt, seed, args, device, frames, out):
+    """Decode inside the callback, one VAE call per view and step (what a first attempt looks like)."""
+    scheduler = pipe.scheduler
+    vae = pipe.vae
+    images, preds, latents_seen = [], [], []
+    original_step = scheduler.step
+
+    def dec(latents):
+        return to_pil(decode(vae, latents, 1))[0]
+
+    def step(*a, **k):
+        out_ = original_step(*a, **k)
+        if not latents_seen:
+            sample = k.get("sample", a[2] if len(a) > 2 else None)
+            latents_seen.append(sample)
+            images.append(dec(sample))
+        preds.append(dec(out_[1] if isinstance(out_, tuple) else out_.pred_original_sample))
+        return out_
+
+    def on_step_end(_pipe, i, t, tensors):
+        latents_seen.append(tensors["latents"])
+        images.append(dec(tensors["latents"]))
+        return {}
+
+    scheduler.step = step
+    try:
+        final = pipe(prompt, num_inference_steps=args.steps, guidance_scale=args.guidance, height=args.size,
+                     width=args.size, generator=torch.Generator("cpu").manual_seed(seed), output_type="latent",
+                     callback_on_step_end=on_step_end, callback_on_step_end_tensor_inputs=["latents"]).images
+    finally:
+        del scheduler.step
+    noise = torch.randn(final.shape, generator=torch.Generator("cpu").manual_seed(seed + 1)).to(final)
+    forward = [dec(scheduler.add_noise(final, noise, t.view(1).long())) for t in scheduler.timesteps]
+    forward.append(images[-1])
+    lat = to_pil(latent_view(torch.cat(latents_seen)))
+    preds.append(images[-1])
+    views = {"image": images, "prediction": preds, "latent": lat, "forward": forward}
+    files = {frame_name(v, i, frames): encode(img, frames) for v in VIEWS for i, img in enumerate(views[v])}
+    write_run(out, f"naive-{prompt.replace(' ', '-')}-{seed}", {}, files)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", type=Path, default=EMBEDDED, help="a diffusers folder (default: models/emoji64)")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "mps"])
+    parser.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
+    parser.add_argument("--steps", type=int, default=25)
+    parser.add_argument("--size", type=int, default=0, help="pixels (default: the model's native size)")
+    parser.add_argument("--guidance", type=float, default=7.5)
+    parser.add_argument("--repeats", type=int, default=3, help="timed passes over the prompts (median is kept)")
+    parser.add_argument("--decode-batch", type=int, default=16)
+    parser.add_argument("--format", default="webp", choices=["webp", "png", "jpeg"])
+    args = parser.parse_args(argv)
+    dlogging.set_verbosity_error()
+    dlogging.disable_progress_bar()
+    device = torch.device(args.device)
+    dtype = getattr(torch, args.dtype)
+    temp = Path(tempfile.mkdtemp(prefix="precompute-bench-"))
+    model = args.model
+    if not (model / "model_index.json").is_file():
+        print(f"note: no diffusers model at {model}; the embedded model has not landed yet or --model is wrong.\n"
+              "      Using a stand-in with the embedded model's architecture (models/train.py) and random weights:"
+              "\n      the ratios measure the architecture's cost, not the pictures.", file=sys.stderr)
+        model = stand_in(temp / "stand-in")
+        label = "stand-in (emoji64 architecture, random weights)"
+    else:
+        label = str(model)
+    pipe = DiffusionPipeline.from_pretrained(model, torch_dtype=dtype, use_safetensors=True, local_files_only=True,
+                                             safety_checker=None, requires_safety_checker=False)
+    pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config, timestep_spacing="trailing")
+    pipe.set_progress_bar_config(disable=True)
+    pipe.to(device)
+    if not args.size:
+        args.size = pipe.unet.config.sample_size * pipe.vae_scale_factor
+    spec = SimpleNamespace(steps=args.steps, size=args.size, negative_prompt="")
+    frames = SimpleNamespace(format=args.format, quality=90)
+    loaded = SimpleNamespace(pipe=pipe, fast_decoder=None)
+    jobs = [(p, 0) for p in PROMPTS]
+
+    methods = {
+        "plain": lambda p, s: plain(pipe, p, s, args, device),
+        "precompute": lambda p, s: precompute_run(loaded, p, s, args, device, spec, frames, temp / "out"),
+        "naive": lambda p, s: naive_run(pipe, p, s, args, device, frames, temp / "naive"),
+    }
+    with torch.no_grad():
+        for run in methods.values():  # warm-up: kernels, allocator, caches
+            run(*jobs[0])
+        times = {name: [] for name in methods}
+        for _ in range(args.repeats):
+            for name, run in methods.items():  # interleaved, so a busy neighbour hurts all three alike
+                sync(device)
+                start = time.perf_counter()
+                for job in jobs:
+                    run(*job)
+                sync(device)
+                times[name].append((time.perf_counter() - start) / len(jobs))
+    med = {name: statistics.median(t) for name, t in times.items()}
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    print(f"model: {label}")
+    print(f"device: {device.type} ({where}), dtype {args.dtype}, torch {torch.__version__}")
+    print(f"{args.steps} steps, {args.size} px, guidance {args.guidance}, {len(jobs)} prompts x {args.repeats} repeats,"
+          f" {args.format} frames; seconds per run (median):")
+    for name in methods:
+        spread = f"{min(times[name]):.3f}-{max(times[name]):.3f}"
+        print(f"  {name:<11}{med[name]:8.3f} s   (range {spread})")
+    print(f"ratio precompute / plain: {med['precompute'] / med['plain']:.2f}x   (target <= 1.3x)")
+    print(f"ratio naive / plain:      {med['naive'] / med['plain']:.2f}x")
+    import shutil
+
+    shutil.rmtree(temp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -65,8 +65,10 @@ def test_prediction_and_forward_end_at_the_image(clean_run):
         assert (folder / last["prediction"]).read_bytes() == image
         assert (folder / last["forward"]).read_bytes() == image
         # DDIM's last step lands on its own prediction (up to alpha_0 = 0.99915 with SD's set_alpha_to_one=False)
-        before = pixels(folder / data["steps"][-2]["prediction"])
-        assert abs(before - pixels(folder / last["image"])).mean() < 3.0
+        final = pixels(folder / last["image"])
+        near = abs(pixels(folder / data["steps"][-2]["prediction"]) - final).mean()
+        far = abs(pixels(folder / data["steps"][0]["image"]) - final).mean()
+        assert near < 6 and near < far / 4, (near, far)
 
 
 def test_forward_frames_move_away_from_the_image_as_t_grows(tiny_model, tmp_path):

@@ -44,6 +44,7 @@ def render(source: str) -> str:
             x += w + GAP
         width = max(width, x - GAP + MARGIN)
     height = 2 * MARGIN + len(rows) * BOX_H + (len(rows) - 1) * ROW_GAP
-    return (f'<figure class="diagram"><svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+    # tabindex: on a narrow screen the figure scrolls sideways, and keyboard users must reach it
+    return (f'<figure class="diagram" tabindex="0"><svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
             f'role="img" aria-label="{escape(label)}"><title>{escape(label)}</title>'
             + "".join(shapes) + "</svg></figure>")

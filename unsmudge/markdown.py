@@ -21,6 +21,7 @@ from unsmudge import diagram
 from unsmudge.problems import Problem, display_path
 
 DEMO_MARK = re.compile(r'<div data-unsmudge-demo="([^"]*)"></div>')
+SCROLLABLE_PRE = '<div class="highlight"><pre tabindex="0">'
 IDS = re.compile(r'\bid="([^"]+)"')
 FENCE_LANGUAGE = re.compile(r"^[ \t]*(?:```|~~~)[`~]*[ \t]*\{?\.?([\w+#-]+)", re.M)
 
@@ -61,6 +62,8 @@ class LinkRules(Treeprocessor):
             elif element.tag == "img" and element.get("src") is not None:
                 element.set("src", self.renderer.media(element.get("src")))
                 element.set("loading", "lazy")
+            elif element.tag == "table":
+                element.set("tabindex", "0")  # it scrolls sideways on a narrow screen: keyboard users too
 
 
 class LessonRenderer:
@@ -103,7 +106,8 @@ class LessonRenderer:
         self.lesson, self.problems, self.anchors = lesson, [], []
         self.md.reset()
         self.md.unsmudge_demos = []
-        html = self.md.convert(lesson.body)
+        # code scrolls sideways on a narrow screen, so keyboard users must be able to focus it
+        html = self.md.convert(lesson.body).replace('<div class="highlight"><pre>', SCROLLABLE_PRE)
         toc = [{"level": t["level"], "id": t["id"], "name": t["name"]} for t in _flatten(self.md.toc_tokens)]
         ids = set(IDS.findall(html))
         converted = Converted(html, toc, ids, list(self.md.unsmudge_demos), _plain_text(html), self.anchors)

@@ -28,7 +28,7 @@ def test_key_line_finds_nested_keys_after_their_table():
 
 def test_pipeline_diagram_is_inline_svg_with_classes_and_a_title():
     svg = diagram.render("# How it flows\nA -> B & C -> D\nE")
-    assert svg.startswith('<figure class="diagram"><svg ') and 'aria-label="How it flows"' in svg
+    assert svg.startswith('<figure class="diagram" tabindex="0"><svg ') and 'aria-label="How it flows"' in svg
     assert svg.count('class="diagram-box"') == 4 and svg.count('class="diagram-arrow"') == 2
     assert "B &amp; C" in svg and "style=" not in svg and "<script" not in svg
     assert diagram.parse("A->B\n\n C -> D ") == ("", [["A", "B"], ["C", "D"]])
@@ -75,7 +75,7 @@ my-demo
     assert problems == []
     assert '<div class="admonition warning">' in html and '<details class="note" open>' in html
     assert 'class="tabbed-set tabbed-alternate"' in html
-    assert '<div class="highlight"><pre><span></span><code><span class="n">x</span>' in html
+    assert '<div class="highlight"><pre tabindex="0"><span></span><code><span class="n">x</span>' in html
     assert 'href="other.html#part"' in html and 'src="media/pic.png"' in html
     assert re.search(r'<a href="https://example.com" rel="noopener" target="_blank">', html)
     assert 'id="fn:n"' in html and '<h2 id="intro">' in html

@@ -19,7 +19,6 @@ import jinja2
 from pydantic import ValidationError
 
 from unsmudge.course import CourseFile, Lesson, load_lesson, read_course
-from unsmudge.demos import Demo, gather_demos
 from unsmudge.markdown import DEMO_MARK, Converted, LessonRenderer, check_anchors
 from unsmudge.problems import Problem, ProblemsFound, display_path
 from unsmudge.search import search_script
@@ -67,11 +66,16 @@ class Builder:
             self.converted[lesson.id] = converted
             problems += found
         problems += check_anchors({l.id: l.path for l in self.course.lessons}, self.converted)
-        try:
-            self.demos = gather_demos(self.content, self.options.frames, self._demos_used(),
-                                      self.options.allow_missing_frames)
-        except ProblemsFound as err:
-            problems += err.problems
+        used = self._demos_used()
+        self.demos = {}
+        if used or any((self.content / "demos").glob("*.toml")):
+            from unsmudge.demos import gather_demos  # the demo machinery only for courses with demos
+
+            try:
+                self.demos = gather_demos(self.content, self.options.frames, used,
+                                          self.options.allow_missing_frames)
+            except ProblemsFound as err:
+                problems += err.problems
         if problems:
             raise ProblemsFound(problems)
         self.search_url = self.theme.add_asset("search-index.js", search_script(self._search_entries()))
@@ -167,7 +171,7 @@ class Builder:
             prerequisites=[course.by_id[i] for i in lesson.meta.prerequisites],
             track=course.track(lesson.meta.track), has_live_demo=any(not d.missing for d in demos))
 
-    def _demo_html(self, demo: Demo) -> str:
+    def _demo_html(self, demo) -> str:
         return self.theme.render("partials/demo-slot.html", demo=demo)
 
     # ---------------------------------------------------------------- serve

@@ -133,3 +133,23 @@ def evaluate(pipe, emoji, pictures: np.ndarray, cases: list[tuple[str, list[str]
     images = generate(pipe, [prompt for prompt, _ in cases], guidance)
     found = ranks(images, pictures, [[index[n] for n in names] for _, names in cases])
     return float((found < 1).mean()), float((found < 5).mean()), images, found
+
+
+@torch.no_grad()
+def denoising_strip(pipe, prompts: list[str], columns: int = 10, guidance: float = GUIDANCE) -> np.ndarray:
+    """A row per prompt: the decoded latent x_t at `columns` evenly spaced steps, noise to picture."""
+    rows = []
+    for prompt in prompts:
+        latents = []
+
+        def keep(pipe, step, t, tensors):
+            latents.append(tensors["latents"].clone())
+            return tensors
+
+        pipe(prompt, num_inference_steps=STEPS, guidance_scale=guidance, callback_on_step_end=keep,
+             generator=torch.Generator(pipe.device).manual_seed(SEED), output_type="latent")
+        picked = torch.cat([latents[round(i * (len(latents) - 1) / (columns - 1))] for i in range(columns)])
+        images = pipe.vae.decode(picked / pipe.vae.config.scaling_factor).sample
+        images = ((images.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+        rows.append(np.concatenate(list(images), axis=1))
+    return np.concatenate(rows)

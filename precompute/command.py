@@ -182,6 +182,13 @@ def spawn(args) -> int:
     """Start N copies of `python -m precompute` as one torch.distributed group (what `accelerate launch`
     or torchrun would set up on one machine), wait for all, stop the rest if one fails."""
     n = args.processes
+    if args.device in ("auto", "cuda"):
+        import torch  # work remains, so torch is needed anyway
+
+        gpus = torch.cuda.device_count()
+        if gpus and n > gpus:
+            raise ProblemsFound([Problem("command line", "--processes", f"{n} processes but {gpus} GPU(s)",
+                                         f"use --processes {gpus} (one per GPU), or --device cpu")])
     port = str(_free_port())
     children = []
     for rank in range(n):

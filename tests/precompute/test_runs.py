@@ -158,3 +158,12 @@ def test_dtype_is_in_the_key(clean_run, tmp_path):
     spec = load_demo(content.parent / "bf" / "demos" / "tiny.toml")
     (run,) = plan_runs("tiny", spec, content.parent / "bf")
     assert data["key"] == run.key("bfloat16") != run.key("float32")
+
+
+def test_unsmudge_precompute_command_line(clean_run, capsys):
+    from unsmudge.cli import main
+
+    content, out, clean = clean_run
+    assert main(["precompute", "--content", str(content), "--out", str(out), "--device", "cpu"]) == 0
+    assert "everything is cached" in capsys.readouterr().out
+    assert tree_bytes(out) == clean

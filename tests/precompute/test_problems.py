@@ -74,3 +74,29 @@ def test_real_command_line_prints_no_traceback(course, tmp_path, tiny_model):
     assert "Traceback" not in result.stderr
     assert "key 'steps'" in result.stderr and "unknown key 'stepz'" in result.stderr  # every problem at once
     assert not (tmp_path / "build").exists()
+
+
+def fake_model(folder, vae_blocks=5, sample_size=4):
+    (folder / "vae").mkdir(parents=True)
+    (folder / "unet").mkdir()
+    (folder / "model_index.json").write_text(json.dumps({"_class_name": "StableDiffusionPipeline"}))
+    (folder / "vae" / "config.json").write_text(json.dumps({"block_out_channels": [8] * vae_blocks}))
+    (folder / "unet" / "config.json").write_text(json.dumps({"sample_size": sample_size,
+                                                             "down_block_types": ["DownBlock2D"] * 2}))
+    (folder / "unet" / "diffusion_pytorch_model.safetensors").write_bytes(b"")
+    return folder
+
+
+def test_size_must_be_a_multiple_of_the_vae_factor(capsys, course, tmp_path):
+    fake_model(course / "big-vae")  # 5 VAE blocks: 16 px per latent pixel, trained at 64 px
+    write_demo(course, "tiny", "./big-vae", size=72)
+    check_refused(capsys, course, tmp_path / "build", "key 'size'", "not a multiple of 16", "use size = 64 or 80")
+
+
+def test_embedded_model_only_at_its_size(capsys, course, tmp_path):
+    from models import EMBEDDED_MODEL
+
+    if not (EMBEDDED_MODEL / "model_index.json").is_file():
+        pytest.skip("the embedded model is not in this checkout")
+    write_demo(course, "tiny", "embedded", size=48)
+    check_refused(capsys, course, tmp_path / "build", "key 'size'", "embedded model was trained at 64 px")

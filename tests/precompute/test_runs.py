@@ -167,3 +167,27 @@ def test_unsmudge_precompute_command_line(clean_run, capsys):
     assert main(["precompute", "--content", str(content), "--out", str(out), "--device", "cpu"]) == 0
     assert "everything is cached" in capsys.readouterr().out
     assert tree_bytes(out) == clean
+
+
+def test_fast_decoder_for_the_in_between_frames(clean_run, tiny_model, tmp_path):
+    import torch
+    from diffusers import AutoencoderTiny
+
+    content = tmp_path / "content"
+    torch.manual_seed(0)
+    AutoencoderTiny(encoder_block_out_channels=(16, 16), decoder_block_out_channels=(16, 16),
+                    num_encoder_blocks=(1, 1), num_decoder_blocks=(1, 1), latent_channels=4
+                    ).save_pretrained(content / "taesd", safe_serialization=True)
+    write_demo(content, "tiny", tiny_model, prompts=["a dog"], fast_decoder="./taesd")
+    out = tmp_path / "build"
+    assert precompute(content, out) == 0
+    (data,) = runs_of(out)
+    _, clean_out, _ = clean_run
+    (full,) = [d for d in runs_of(clean_out) if d["prompt"] == "a dog"]
+    assert data["key"] != full["key"]  # the decoder shapes the pixels, so it is in the key
+    fast_dir, full_dir = out / data["key"], clean_out / full["key"]
+    last = data["steps"][-1]["image"]
+    assert (fast_dir / last).read_bytes() == (full_dir / last).read_bytes()  # the final image: full VAE
+    middle = data["steps"][2]["image"]
+    assert (fast_dir / middle).read_bytes() != (full_dir / middle).read_bytes()
+    assert (fast_dir / data["steps"][2]["latent"]).read_bytes() == (full_dir / full["steps"][2]["latent"]).read_bytes()

@@ -26,6 +26,17 @@ PICKLE_FIX = (
 )
 
 
+FLOW_FIX = "use a Stable Diffusion 1.x/2.x/Turbo/XL model, or the embedded one"
+
+
+def flow_matching(scheduler_class: str) -> str:
+    """Why a flow-matching model (SD3, FLUX) is refused, or '' for a diffusion model."""
+    if "FlowMatch" in scheduler_class:
+        return (f"this model samples by flow matching ({scheduler_class}); precompute's DDIM/Euler/LMS "
+                "capture does not support it yet")
+    return ""
+
+
 def _json(path: Path) -> dict | None:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -105,6 +116,10 @@ def _check_folder(spec: DemoSpec, folder: Path, shown: str, key: str, pipeline: 
         return [Problem(shown, where, f"'{value}' has no {marker}, so it is not a diffusers "
                         f"{'pipeline' if pipeline else 'model'} folder",
                         "save it with diffusers' `save_pretrained(folder, safe_serialization=True)`")]
+    if pipeline:
+        flow = flow_matching((_json(folder / "scheduler" / "scheduler_config.json") or {}).get("_class_name", ""))
+        if flow:
+            return [Problem(shown, where, flow, FLOW_FIX)]
     files = [p for p in folder.rglob("*") if p.is_file()]
     has_safe = any(p.name.endswith(SAFETENSORS) for p in files)
     pickled = [p for p in files if p.suffix in PICKLED]

@@ -20,7 +20,7 @@ from diffusers import (
     LMSDiscreteScheduler,
 )
 
-from precompute.checks import PICKLE_FIX, PICKLE_WHY
+from precompute.checks import FLOW_FIX, PICKLE_FIX, PICKLE_WHY, flow_matching
 from precompute.plan import model_folder
 from precompute.spec import DemoSpec
 from unsmudge.problems import Problem, ProblemsFound
@@ -75,6 +75,9 @@ def load(spec: DemoSpec, content_dir: Path, demo_file: str, device: torch.device
             pipe = DiffusionPipeline.from_pretrained(source, **kwargs)
     except Exception as err:  # noqa: BLE001 - every loading failure becomes one clear Problem
         raise ProblemsFound([_load_problem(spec, demo_file, local, err)]) from None
+    flow = flow_matching(type(pipe.scheduler).__name__)
+    if flow:
+        raise ProblemsFound([Problem(demo_file, "key 'model'", flow, FLOW_FIX)])
     pipe.set_progress_bar_config(disable=True)
     vae = getattr(pipe, "vae", None)
     if vae is not None and dtype == torch.float16 and getattr(vae.config, "force_upcast", False):

@@ -91,3 +91,9 @@ def clean_run(tmp_path_factory, tiny_model):
     out = root / "build"
     assert precompute(content, out) == 0
     return content, out, tree_bytes(out)
+
+
+def pytest_configure(config):
+    # diffusers' own deprecation notes (numpy 2 __array__, torch_dtype), not ours
+    config.addinivalue_line("filterwarnings", r"ignore::DeprecationWarning:diffusers\..*")
+    config.addinivalue_line("filterwarnings", r"ignore::FutureWarning:diffusers\..*")

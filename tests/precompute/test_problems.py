@@ -100,3 +100,12 @@ def test_embedded_model_only_at_its_size(capsys, course, tmp_path):
         pytest.skip("the embedded model is not in this checkout")
     write_demo(course, "tiny", "embedded", size=48)
     check_refused(capsys, course, tmp_path / "build", "key 'size'", "embedded model was trained at 64 px")
+
+
+def test_flow_matching_models_refused(capsys, course, tmp_path):
+    folder = fake_model(course / "sd3", vae_blocks=4, sample_size=128)
+    (folder / "scheduler").mkdir()
+    (folder / "scheduler" / "scheduler_config.json").write_text(
+        json.dumps({"_class_name": "FlowMatchEulerDiscreteScheduler"}))
+    write_demo(course, "tiny", "./sd3", size=1024)
+    check_refused(capsys, course, tmp_path / "build", "key 'model'", "flow matching")

@@ -63,8 +63,8 @@ def _pid_alive(pid: int) -> bool:
 def clean_stale(out_dir: Path, keys: set[str] | None = None) -> list[Path]:
     """Remove temp folders left by killed runs.
 
-    With `keys`, every `.tmp-<key>-*` of those keys goes (this process owns those keys now); without,
-    only temp folders whose writing process is no longer alive on this machine.
+    A folder goes when its writing process is no longer alive on this machine (a second precompute
+    running beside this one keeps its work); `keys` limits the sweep to those runs.
     """
     removed = []
     out_dir = Path(out_dir)
@@ -75,10 +75,7 @@ def clean_stale(out_dir: Path, keys: set[str] | None = None) -> list[Path]:
         key, _, pid = name.rpartition("-")
         if key.startswith("old-"):
             key = key[len("old-"):]
-        if keys is not None:
-            stale = key in keys and (int(pid) if pid.isdigit() else -1) != os.getpid()
-        else:
-            stale = not pid.isdigit() or not _pid_alive(int(pid))
+        stale = (keys is None or key in keys) and (not pid.isdigit() or not _pid_alive(int(pid)))
         if stale:
             shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
             removed.append(path)

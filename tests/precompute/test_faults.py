@@ -56,7 +56,11 @@ def test_clean_stale_spares_live_writers(tmp_path):
     dead.mkdir()
     assert clean_stale(tmp_path) == [dead]
     assert live.exists() and not dead.exists()
-    assert clean_stale(tmp_path, keys={"aaaa"}) == [live]  # its key is this process's now
+    assert clean_stale(tmp_path, keys={"aaaa"}) == []  # a live writer keeps its folder
+    other = tmp_path / ".tmp-cccc-999999997"
+    other.mkdir()
+    assert clean_stale(tmp_path, keys={"aaaa"}) == [] and other.exists()  # not one of these keys
+    assert clean_stale(tmp_path, keys={"cccc"}) == [other]
 
 
 def test_write_run_replaces_whole(tmp_path):

@@ -7,6 +7,7 @@ once every lesson is converted, `check_anchors` looks each `#fragment` up in the
 
 from __future__ import annotations
 
+import difflib
 import html as html_lib
 import re
 import xml.etree.ElementTree as etree
@@ -150,8 +151,10 @@ class LessonRenderer:
                 target = self._resolve(parts.path)
                 lesson_id = target.stem if target and target.parent == self.lessons_dir else None
             if lesson_id not in self.lesson_ids:
-                self._problem(href, f"broken link '{href}': no lesson '{PurePosixPath(parts.path).stem}'",
-                              "link to an existing lesson file, e.g. 'autoencoders.md'")
+                missing = PurePosixPath(parts.path).stem
+                close = difflib.get_close_matches(missing, sorted(self.lesson_ids), n=1)
+                fix = f"did you mean '{close[0]}.md'?" if close else "link to an existing lesson's file, as 'lesson-id.md'"
+                self._problem(href, f"broken link '{href}': no lesson '{missing}'", fix)
                 return href
             if parts.fragment:
                 self.anchors.append((lesson_id, parts.fragment, href, self._line_of(href)))

@@ -56,12 +56,29 @@ def pydantic_problems(file: str, error, line_of_key=None) -> list[Problem]:
         line = line_of_key(err["loc"]) if line_of_key else None
         if line:
             where = f"line {line}, {where}" if where else f"line {line}"
-        kind = err["type"]
-        if kind == "extra_forbidden":
-            message, fix = f"unknown key '{loc}'", "remove it or check its spelling"
-        elif kind == "missing":
-            message, fix = f"required key '{loc}' is missing", f"add '{loc}'"
-        else:
-            message, fix = err["msg"], ""
+        message, fix = _explain(err, loc)
         problems.append(Problem(file, where, message, fix))
     return problems
+
+
+def _explain(err: dict, loc: str) -> tuple[str, str]:
+    """pydantic's message for one error, and the fix it implies."""
+    kind, ctx, message = err["type"], err.get("ctx", {}), err["msg"]
+    if kind == "extra_forbidden":
+        return f"unknown key '{loc}'", "remove it or check its spelling"
+    if kind == "missing":
+        return f"required key '{loc}' is missing", f"add '{loc}'"
+    if kind == "value_error":  # our own validators already say what to do
+        return message.removeprefix("Value error, "), ""
+    fixes = {
+        "greater_than_equal": lambda: f"use a value of at least {ctx.get('ge')}",
+        "greater_than": lambda: f"use a value above {ctx.get('gt')}",
+        "less_than_equal": lambda: f"use a value of at most {ctx.get('le')}",
+        "less_than": lambda: f"use a value below {ctx.get('lt')}",
+        "too_short": lambda: f"give at least {ctx.get('min_length')} item(s)",
+        "string_too_short": lambda: "write some text",
+        "literal_error": lambda: f"use {ctx.get('expected')}",
+    }
+    if kind in fixes:
+        return message, fixes[kind]()
+    return message, f"give '{loc}' a value of the right type" if "type" in kind or "parsing" in kind else ""

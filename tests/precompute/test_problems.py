@@ -25,12 +25,12 @@ def check_refused(capsys, content, out, *needles):
 
 @pytest.mark.parametrize("fields, needles", [
     ({"colour": "red"}, ["line 8", "unknown key 'colour'", "fix:"]),
-    ({"prompts": []}, ["key 'prompts'"]),
-    ({"steps": 0}, ["key 'steps'"]),
+    ({"prompts": []}, ["key 'prompts'", "fix: give at least 1 item"]),
+    ({"steps": 0}, ["key 'steps'", "fix: use a value of at least 1"]),
     ({"size": 36}, ["key 'size'", "multiple of 8", "use 32"]),
     ({"size": 128}, ["key 'size'", "32 px", "use size = 32"]),
     ({"seeds": []}, ["key 'seeds'"]),
-    ({"scheduler": "dpm"}, ["key 'scheduler'"]),
+    ({"scheduler": "dpm"}, ["key 'scheduler'", "fix: use 'ddim', 'euler' or 'lms'"]),
     ({"model": "someone/nothing"}, ["revision", "40-hex"]),
     ({"model": "./missing"}, ["key 'model'", "no folder './missing'", "fix:"]),
 ])

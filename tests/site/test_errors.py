@@ -58,8 +58,11 @@ CASES = {
         {"lessons/index.md": '+++\ntitle = "Index"\nmodule = 3\ntrack = "t"\n+++\n'},
         ["lessons/index.md: lesson id 'index' is reserved"]),
     "broken link": (
-        two(body="Intro.\n\nSee [gone](gone.md)."),
-        ["lessons/two.md: line 9", "broken link 'gone.md': no lesson 'gone'"]),
+        two(body="Intro.\n\nSee [gone](xyzzy.md)."),
+        ["lessons/two.md: line 9", "broken link 'xyzzy.md': no lesson 'xyzzy'", "fix: link to an existing lesson"]),
+    "misspelt link": (
+        two(body="See [one](onne.md)."),
+        ["lessons/two.md: line 7", "broken link 'onne.md'", "fix: did you mean 'one.md'?"]),
     "broken anchor": (
         two(body="See [one](one.md#nowhere)."),
         ["lessons/two.md: line 7", "broken anchor 'one.md#nowhere': lesson 'one' has no heading or id 'nowhere'",

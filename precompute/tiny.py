@@ -94,3 +94,39 @@ def build_tiny_pipeline(folder: Path, size: int = 32, seed: int = 0, channels: t
                                    feature_extractor=None, requires_safety_checker=False)
     pipe.save_pretrained(folder, safe_serialization=True)
     return folder
+
+
+def build_tiny_sdxl_pipeline(folder: Path, size: int = 32, seed: int = 0) -> Path:
+    """Save a StableDiffusionXLPipeline (two text encoders, "text_time" conditioning) that draws `size` px."""
+    import torch
+    from diffusers import (AutoencoderKL, EulerDiscreteScheduler, StableDiffusionXLPipeline,
+                           UNet2DConditionModel)
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
+
+    folder = Path(folder)
+    vocab_size = write_clip_tokenizer(folder / "tokenizer", 16)
+    write_clip_tokenizer(folder / "tokenizer_2", 16)
+    torch.manual_seed(seed)
+    text_config = dict(vocab_size=vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                       num_attention_heads=4, max_position_embeddings=16, projection_dim=32,
+                       bos_token_id=0, eos_token_id=1, pad_token_id=1)
+    # SDXL's UNet: cross-attention over both encoders' states (32 + 32), and the pooled text plus six
+    # size/crop numbers as an extra embedding (6 x 8 + 32)
+    unet = UNet2DConditionModel(
+        sample_size=size // 2, in_channels=4, out_channels=4, block_out_channels=(32, 64), layers_per_block=1,
+        norm_num_groups=32, cross_attention_dim=64, attention_head_dim=(2, 4), use_linear_projection=True,
+        addition_embed_type="text_time", addition_time_embed_dim=8, projection_class_embeddings_input_dim=80,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+    )
+    vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(32, 64),
+                        layers_per_block=1, norm_num_groups=32, sample_size=size,
+                        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2)
+    scheduler = EulerDiscreteScheduler.from_config(dict(SD_SCHEDULER, timestep_spacing="leading"))
+    pipe = StableDiffusionXLPipeline(
+        vae=vae, unet=unet, scheduler=scheduler,
+        text_encoder=CLIPTextModel(CLIPTextConfig(**text_config)),
+        text_encoder_2=CLIPTextModelWithProjection(CLIPTextConfig(**text_config)),
+        tokenizer=CLIPTokenizer.from_pretrained(folder / "tokenizer"),
+        tokenizer_2=CLIPTokenizer.from_pretrained(folder / "tokenizer_2"))
+    pipe.save_pretrained(folder, safe_serialization=True)
+    return folder

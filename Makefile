@@ -5,7 +5,6 @@ BIN    := $(VENV)/bin
 # torch first, pinned, so pip does not pull a multi-GB CUDA build as a dependency of diffusers
 TORCH  ?= torch==2.13.0
 export HF_HUB_OFFLINE := 1
-export PYTHONHASHSEED := 0
 
 .PHONY: site test precompute build bench narration model clean
 

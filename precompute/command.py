@@ -153,13 +153,28 @@ def _run(args) -> int:
     if args.processes > 1 and not os.environ.get(CHILD_ENV) and "WORLD_SIZE" not in os.environ:
         status = spawn(args)
     else:
-        from precompute.compute import compute  # torch, diffusers, accelerate: only when work remains
-
-        status = compute(args, demos, todo)
+        status = diffusion_stack(len(todo))(args, demos, todo)
     if status == 0:
         say(f"precompute: done, {len(todo)} run(s) computed in {time.monotonic() - started:.1f} s; "
             f"results are in {shown_out}/ (one folder per run, each with run.json)")
     return status
+
+
+STACK = {"torch", "diffusers", "transformers", "accelerate", "safetensors", "PIL", "tqdm", "scipy"}
+
+
+def diffusion_stack(runs: int):
+    """`compute`, which imports torch, diffusers and accelerate: only when work remains."""
+    try:
+        from precompute.compute import compute
+    except ModuleNotFoundError as err:
+        if (err.name or "").split(".")[0] not in STACK:
+            raise
+        raise ProblemsFound([Problem("precompute", "", f"{runs} run(s) to compute, but the diffusion stage's "
+                                     f"package '{err.name}' is not installed",
+                                     "pip install 'unsmudge[precompute]' (install torch first for a CPU-only build)")]
+                            ) from None
+    return compute
 
 
 def child_argv(args) -> list[str]:

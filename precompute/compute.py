@@ -25,7 +25,7 @@ from precompute.capture import VIEWS, DecodeOutOfMemory, capture
 from precompute.plan import FORMAT_VERSION, Run, model_identity
 from precompute.spec import DemoSpec
 from precompute.store import clean_stale, encode, frame_name, write_run
-from unsmudge.problems import Problem, ProblemsFound, display_path
+from unsmudge.problems import ProblemsFound, display_path
 
 
 def record(run: Run, key: str, spec: DemoSpec, identity: dict, dtype: str, device: torch.device,

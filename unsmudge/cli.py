@@ -1,7 +1,8 @@
 """`unsmudge build | serve | new | precompute`.
 
 User mistakes arrive as ProblemsFound: every problem is printed with its file, place and fix, and the
-command exits 1 without a traceback. `precompute` is imported only when asked for, since it loads torch.
+command exits 1 without a traceback. `precompute` is imported only when asked for; it loads torch only
+when runs are missing.
 """
 
 from __future__ import annotations
@@ -13,17 +14,7 @@ import time
 from pathlib import Path
 
 from unsmudge import __version__
-from unsmudge.problems import Problem, ProblemsFound, display_path
-
-
-def _precompute_command():
-    """The diffusion stage's command module, or None while it is not installed/written."""
-    try:
-        return importlib.import_module("precompute.command")
-    except ModuleNotFoundError as err:
-        if err.name in ("precompute.command", "precompute"):
-            return None
-        raise
+from unsmudge.problems import ProblemsFound, display_path
 
 
 def _common(sub: argparse.ArgumentParser) -> None:
@@ -53,11 +44,8 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     new.add_argument("dir", type=Path, metavar="DIR")
 
     precompute = subs.add_parser("precompute", help="compute demo frames into build/ (loads the model)")
-    # only when asked for: the module imports the diffusion stack
-    if argv[:1] == ["precompute"]:
-        module = _precompute_command()
-        if module is not None:
-            module.add_arguments(precompute)
+    if argv[:1] == ["precompute"]:  # its options only when asked for: keeps `build` start-up lean
+        _precompute_command().add_arguments(precompute)
     return parser
 
 
@@ -88,12 +76,12 @@ def _new(args) -> int:
     return 0
 
 
+def _precompute_command():
+    return importlib.import_module("precompute.command")  # imports torch only when there is work to do
+
+
 def _precompute(args) -> int:
-    module = _precompute_command()
-    if module is None:
-        raise ProblemsFound([Problem("precompute", "", "the diffusion stage is not installed",
-                                     "pip install 'unsmudge[precompute]'")])
-    return module.run(args)
+    return _precompute_command().run(args)
 
 
 def main(argv: list[str] | None = None) -> int:

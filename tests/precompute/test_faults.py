@@ -9,7 +9,7 @@ import time
 from precompute.store import clean_stale, encode, write_run
 from precompute.spec import Frames
 
-from .conftest import precompute, precompute_subprocess, tree_bytes, write_demo
+from .conftest import precompute, precompute_subprocess, tree_bytes
 
 
 def test_kill_9_then_rerun_gives_the_clean_bytes(clean_run, tiny_model, tmp_path):

@@ -136,6 +136,21 @@ def test_cached_rerun_never_imports_torch(clean_run):
     assert "everything is cached" in result.stdout and "no torch" in result.stdout
 
 
+def test_work_without_torch_installed_says_how_to_install_it(clean_run, tmp_path):
+    content, _, _ = clean_run
+    code = (
+        "import sys\n"
+        "sys.modules['torch'] = None  # as if torch were not installed\n"
+        "from precompute.command import main\n"
+        f"sys.exit(main(['--content', {str(content)!r}, '--out', {str(tmp_path / 'build')!r}]))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert result.returncode == 1
+    assert "package 'torch' is not installed" in result.stderr
+    assert "pip install 'unsmudge[precompute]'" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "build").exists() or not any((tmp_path / "build").iterdir())
+
+
 def test_force_recomputes_the_same_bytes(clean_run, tmp_path):
     import shutil
 

@@ -1,6 +1,6 @@
 """Browser tests: the built site in real headless Chromium (Debian's `chromium`, driven by Playwright).
 
-One session builds the fixture course (tests/browser/course/) with fake frames (fakeframes.py) through
+One session builds the fixture course (tests/browser/course/) with fake frames (tests/fakeframes.py) through
 the `unsmudge build` command, then every test opens it either from file:// or from a local HTTP server
 that serves it under the /course/ sub-path, as GitHub Pages does for a project site.
 """
@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import sync_playwright
 
-from .fakeframes import fake_frames
+from tests.fakeframes import fake_frames
 
 HERE = Path(__file__).parent
 COURSE = HERE / "course"

@@ -1,6 +1,6 @@
 """The real sample course (content/) in the browser, with fake frames standing in for the model's.
 
-The lessons, course file and demo spec are the real ones; only the pictures are fake (fakeframes.py),
+The lessons, course file and demo spec are the real ones; only the pictures are fake (tests/fakeframes.py),
 so this checks the sample course's pages and its flagship demo without running a model.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from .fakeframes import fake_frames
+from tests.fakeframes import fake_frames
 from .test_accessibility import AXE
 
 CONTENT = Path(__file__).resolve().parents[2] / "content"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from tests.site.fakes import fake_frames
+from tests.fakeframes import fake_frames
 from unsmudge.cli import main
 
 FIXTURE = Path(__file__).parent / "fixtures" / "course"

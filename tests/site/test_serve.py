@@ -91,7 +91,7 @@ def test_pages_are_served_with_the_live_reload_script(tmp_path):
 
 
 def test_new_frames_replace_the_placeholder(tmp_path):
-    from tests.site.fakes import fake_frames
+    from tests.fakeframes import fake_frames
 
     content, preview = _preview(tmp_path)
     assert b"demo-missing" in preview.files["flagship.html"]

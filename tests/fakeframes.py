@@ -1,5 +1,5 @@
-"""Fake precompute results for browser tests: a run folder per planned run, as docs/architecture.md
-describes, with frames drawn by Pillow so that every step and every view is a different picture.
+"""Fake precompute results for the site and browser tests: a run folder per planned run, as
+docs/architecture.md describes, with frames drawn by Pillow so that every step and view is a different picture.
 
 No model, no torch: the keys come from `precompute.plan.plan_runs`, so the build stage finds these
 folders exactly as it would find real ones.
@@ -88,10 +88,10 @@ def write_run(run, spec, frames_dir: Path, dtype: str = "float32") -> Path:
     return folder
 
 
-def fake_frames(content_dir: Path, frames_dir: Path) -> list[Path]:
-    """Write fake results for every run of every demo in `content_dir/demos`."""
+def fake_frames(content_dir: Path, frames_dir: Path, demo: str = "*") -> list[Path]:
+    """Write fake results for every run of every demo (or the one named) in `content_dir/demos`."""
     folders = []
-    for path in sorted((Path(content_dir) / "demos").glob("*.toml")):
+    for path in sorted((Path(content_dir) / "demos").glob(f"{demo}.toml")):
         spec = load_demo(path)
         for run in plan_runs(path.stem, spec, Path(content_dir)):
             folders.append(write_run(run, spec, frames_dir))

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from models import EMBEDDED_MODEL
 from precompute.plan import model_folder
 from precompute.spec import EMBEDDED, DemoSpec
 from unsmudge.problems import Problem, display_path
@@ -99,7 +98,7 @@ def _check_folder(spec: DemoSpec, folder: Path, shown: str, key: str, pipeline: 
     where = f"key '{key}'"
     value = getattr(spec, key)
     if key == "model" and spec.model == EMBEDDED and not folder.is_dir():
-        return [Problem(shown, where, f"the embedded model is missing (no folder {display_path(EMBEDDED_MODEL)})",
+        return [Problem(shown, where, f"the embedded model is missing (no folder {display_path(folder)})",
                         "reinstall unsmudge, train it with `python -m models.train`, or name a local diffusers folder")]
     if folder.is_file():
         if folder.suffix in PICKLED:

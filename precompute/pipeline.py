@@ -1,6 +1,6 @@
 """Loading a demo's model as a diffusers pipeline, with the spec's scheduler. Imports torch.
 
-"embedded" is the folder `models.EMBEDDED_MODEL`; a local path is a diffusers folder; anything else is
+"embedded" is the folder `precompute.plan.embedded_model()`; a local path is a diffusers folder; anything else is
 a hub id with a pinned revision. Weights load only as safetensors (`use_safetensors=True`).
 """
 

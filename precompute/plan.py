@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from models import EMBEDDED_MODEL
+import unsmudge
 from precompute.spec import EMBEDDED, DemoSpec
 
 # Bump when the capture or the frame layout changes, so old results are not mistaken for new ones.
@@ -31,10 +31,17 @@ class Run:
         return hashlib.sha256(f"{self.spec_hash}:{dtype}".encode()).hexdigest()[:16]
 
 
+def embedded_model() -> Path:
+    """The embedded model's folder: inside the installed wheel (`unsmudge/_models/emoji64`) or the
+    repository's `models/emoji64/` (the recipe's folder, which is not an installed package)."""
+    packaged = Path(unsmudge.__file__).parent / "_models" / "emoji64"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent / "models" / "emoji64"
+
+
 def model_folder(spec: DemoSpec, content_dir: Path) -> Path | None:
     """The local folder of the spec's model, or None for a hub id."""
     if spec.model == EMBEDDED:
-        return EMBEDDED_MODEL
+        return embedded_model()
     if spec.is_hub_model() and not (Path(content_dir) / spec.model).is_dir():
         return None
     return (Path(content_dir) / spec.model).resolve()

@@ -94,10 +94,6 @@ def test_size_must_be_a_multiple_of_the_vae_factor(capsys, course, tmp_path):
 
 
 def test_embedded_model_only_at_its_size(capsys, course, tmp_path):
-    from models import EMBEDDED_MODEL
-
-    if not (EMBEDDED_MODEL / "model_index.json").is_file():
-        pytest.skip("the embedded model is not in this checkout")
     write_demo(course, "tiny", "embedded", size=48)
     check_refused(capsys, course, tmp_path / "build", "key 'size'", "embedded model was trained at 64 px")
 

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from unsmudge.problems import Problem, ProblemsFound, display_path, pydantic_problems
+from unsmudge.problems import Problem, ProblemsFound, display_path, key_line, pydantic_problems, toml_problem
 
 EMBEDDED = "embedded"
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -88,17 +88,6 @@ class DemoSpec(BaseModel):
         return self.model != EMBEDDED and bool(HUB_ID.match(self.model)) and not self.model.startswith(".")
 
 
-def _line_of(text: str, loc: tuple) -> int | None:
-    """The line that sets the first key of `loc` (tomllib keeps no positions; a scan is enough)."""
-    if not loc:
-        return None
-    key = re.escape(str(loc[0]))
-    for number, line in enumerate(text.splitlines(), 1):
-        if re.match(rf"\s*(\[{key}\]|{key}\s*=)", line):
-            return number
-    return None
-
-
 def load_demo(path: Path) -> DemoSpec:
     """Parse and validate one demo spec; raise ProblemsFound naming the file and line or key."""
     shown = display_path(path)
@@ -113,14 +102,11 @@ def load_demo(path: Path) -> DemoSpec:
     except OSError as err:
         raise ProblemsFound([Problem(shown, "", f"cannot read the demo spec ({err.strerror})", "check the path")])
     except tomllib.TOMLDecodeError as err:
-        # tomllib (before 3.14) keeps the position only in its message: "... (at line 3, column 5)"
-        found = re.search(r"line (\d+)", str(err))
-        raise ProblemsFound([Problem(shown, f"line {found[1]}" if found else "", f"invalid TOML: {err}",
-                                     "fix the TOML syntax")])
+        raise ProblemsFound([toml_problem(shown, err, 0, text)])
     try:
         spec = DemoSpec.model_validate(data)
     except ValidationError as err:
-        problems += pydantic_problems(shown, err, lambda loc: _line_of(text, loc))
+        problems += pydantic_problems(shown, err, lambda loc: key_line(text, loc))
     if problems:
         raise ProblemsFound(problems)
     return spec

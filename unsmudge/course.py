@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from unsmudge.problems import Problem, ProblemsFound, display_path, pydantic_problems
+from unsmudge.problems import Problem, ProblemsFound, display_path, key_line, pydantic_problems, toml_problem
 
 LESSON_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 RESERVED = {"index", "404"}  # their pages would replace the course index and the not-found page
@@ -92,31 +92,6 @@ class Course:
         return next(t for t in self.config.tracks if t.id == track_id)
 
 
-def _toml_error(shown: str, err: tomllib.TOMLDecodeError, offset: int, text: str) -> Problem:
-    # tomllib (before 3.14) keeps the position only in its message: "... (at line 3, column 5)"
-    found = re.search(r"line (\d+)", str(err))
-    message = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(err))
-    line = int(found[1]) if found else text.count("\n") + 1  # "at end of document": the last line
-    where = f"line {line + offset}"
-    return Problem(shown, where, f"invalid TOML: {message}", "fix the TOML syntax")
-
-
-def key_line(text: str, loc: tuple, offset: int = 0) -> int | None:
-    """The line that sets `loc` (a key path such as ('narration', 'audio')); tomllib keeps no positions."""
-    lines = text.splitlines()
-    start, found = 0, None
-    for depth, part in enumerate(p for p in loc if isinstance(p, str)):
-        key = re.escape(part)
-        pattern = rf"\s*(\[\[?{key}\]\]?\s*$|{key}\s*=)" if depth == 0 else rf"\s*{key}\s*="
-        for number in range(start, len(lines)):
-            if re.match(pattern, lines[number]):
-                start, found = number + 1, number + 1
-                break
-        else:
-            break
-    return found + offset if found else None
-
-
 def split_front_matter(text: str) -> tuple[str, str, int] | None:
     """(front matter, body, line the body starts on) or None when the file has no `+++` block."""
     lines = text.split("\n")
@@ -140,7 +115,7 @@ def _load_course_file(root: Path, problems: list[Problem]) -> CourseFile | None:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        problems.append(_toml_error(shown, err, 0, text))
+        problems.append(toml_problem(shown, err, 0, text))
         return None
     try:
         return CourseFile.model_validate(data)
@@ -172,7 +147,7 @@ def load_lesson(path: Path, problems: list[Problem]) -> Lesson | None:
     try:
         data = tomllib.loads(front)
     except tomllib.TOMLDecodeError as err:
-        problems.append(_toml_error(shown, err, 1, front))
+        problems.append(toml_problem(shown, err, 1, front))
         return None
     try:
         meta = FrontMatter.model_validate(data)

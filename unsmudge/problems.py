@@ -7,6 +7,7 @@ the CLI prints them and exits with status 1, never with a traceback.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,3 +83,29 @@ def _explain(err: dict, loc: str) -> tuple[str, str]:
     if kind in fixes:
         return message, fixes[kind]()
     return message, f"give '{loc}' a value of the right type" if "type" in kind or "parsing" in kind else ""
+
+
+def toml_problem(shown: str, err: ValueError, offset: int, text: str) -> Problem:
+    """A tomllib.TOMLDecodeError as a Problem; `offset` lines precede `text` in the file."""
+    # tomllib (before 3.14) keeps the position only in its message: "... (at line 3, column 5)"
+    found = re.search(r"line (\d+)", str(err))
+    message = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(err))
+    line = int(found[1]) if found else text.count("\n") + 1  # "at end of document": the last line
+    where = f"line {line + offset}"
+    return Problem(shown, where, f"invalid TOML: {message}", "fix the TOML syntax")
+
+
+def key_line(text: str, loc: tuple, offset: int = 0) -> int | None:
+    """The line that sets `loc` (a key path such as ('narration', 'audio')); tomllib keeps no positions."""
+    lines = text.splitlines()
+    start, found = 0, None
+    for depth, part in enumerate(p for p in loc if isinstance(p, str)):
+        key = re.escape(part)
+        pattern = rf"\s*(\[\[?{key}\]\]?\s*$|{key}\s*=)" if depth == 0 else rf"\s*{key}\s*="
+        for number in range(start, len(lines)):
+            if re.match(pattern, lines[number]):
+                start, found = number + 1, number + 1
+                break
+        else:
+            break
+    return found + offset if found else None

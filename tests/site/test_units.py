@@ -7,7 +7,8 @@ import pytest
 
 from unsmudge import diagram
 from unsmudge.cli import build_parser, main
-from unsmudge.course import Lesson, key_line, load_course, split_front_matter
+from unsmudge.course import Lesson, load_course, split_front_matter
+from unsmudge.problems import key_line
 from unsmudge.markdown import LessonRenderer
 from unsmudge.theme import Theme
 

@@ -45,6 +45,8 @@ class Recipe:
     ema_decay: float = 0.9995
     empty_caption: float = 0.1  # share of captions dropped, so classifier-free guidance works
     name_caption: float = 0.45  # share given the plain Unicode name; the rest get a CLDR name or keyword
+    caption_draw: str = "emoji"  # the rest: "emoji" draws an emoji, then one of its captions; "caption" draws
+    # uniformly over all (caption, emoji) pairs, as the quality benchmark does, so keyword-rich emoji get more
     min_snr_gamma: float = 5.0  # loss weighting (Hang et al. 2023): faster convergence
 
 
@@ -155,18 +157,19 @@ def encode_all(vae: AutoencoderKL, pictures: torch.Tensor) -> tuple[torch.Tensor
 
 
 def caption_table(emoji: list[data.Emoji], tokenizer: CLIPTokenizer, device: torch.device):
-    """All captions tokenized once; per emoji the range of its captions (its Unicode name first)."""
+    """All captions tokenized once; per emoji the range of its captions (its Unicode name first); per caption its emoji."""
     captions = [c for e in emoji for c in e.captions]
     ids = tokenizer(captions + [""], padding="max_length", max_length=vocabulary.MAX_LENGTH,
                     truncation=True, return_tensors="pt").input_ids.to(device)
     counts = torch.tensor([len(e.captions) for e in emoji], device=device)
     starts = torch.cumsum(counts, 0) - counts
-    return ids, starts, counts
+    owners = torch.repeat_interleave(torch.arange(len(emoji), device=device), counts)
+    return ids, starts, counts, owners
 
 
 def train_unet(unet, text_encoder, latent_mean, latent_std, scaling, captions, recipe: Recipe,
                checkpoints: Path, device: torch.device, max_seconds: float):
-    ids, starts, counts = captions
+    ids, starts, counts, owners = captions
     empty_id = len(ids) - 1
     unet, text_encoder = unet.to(device).train(), text_encoder.to(device).train()
     params = list(unet.parameters()) + list(text_encoder.parameters())
@@ -187,12 +190,16 @@ def train_unet(unet, text_encoder, latent_mean, latent_std, scaling, captions, r
         generator.set_state(state["generator"].to(generator.get_state().device))
         print(f"unet: resumed at step {step}", flush=True)
     done = step >= recipe.unet_steps
-    start, last_save, n = time.monotonic(), time.monotonic(), recipe.unet_batch
+    start, last_save, last_print, n = time.monotonic(), time.monotonic(), time.monotonic(), recipe.unet_batch
     while not done:
         which = torch.randint(0, len(latent_mean), (n,), generator=generator, device=device)
         draw = torch.rand(n, 2, generator=generator, device=device)
         # caption: empty, the Unicode name, or any of the emoji's captions
         chosen = starts[which] + (draw[:, 1] * counts[which]).long().clamp(max=counts[which] - 1)
+        if recipe.caption_draw == "caption":  # a (caption, emoji) pair drawn from the whole table
+            pair = torch.randint(0, len(owners), (n,), generator=generator, device=device)
+            rest = draw[:, 0] >= recipe.empty_caption + recipe.name_caption
+            chosen, which = torch.where(rest, pair, chosen), torch.where(rest, owners[pair], which)
         chosen = torch.where(draw[:, 0] < recipe.empty_caption + recipe.name_caption, starts[which], chosen)
         chosen = torch.where(draw[:, 0] < recipe.empty_caption, torch.full_like(chosen, empty_id), chosen)
         shape = latent_mean[which].shape
@@ -219,8 +226,9 @@ def train_unet(unet, text_encoder, latent_mean, latent_std, scaling, captions, r
             torch._foreach_lerp_(ema, [p.detach() for p in params], 1 - decay)
         elapsed = time.monotonic() - start
         done = step >= recipe.unet_steps or elapsed > max_seconds
-        if step % 500 == 0 or done:
+        if step % 500 == 0 or done or time.monotonic() - last_print > 300:  # slow devices: every 5 minutes
             print(f"unet: step {step}/{recipe.unet_steps} loss {loss.item():.4f} {elapsed:.0f}s", flush=True)
+            last_print = time.monotonic()
         if done or time.monotonic() - last_save > 120:
             checkpoint.save(dict(unet=unet.state_dict(), text_encoder=text_encoder.state_dict(),
                                  optimizer=optimizer.state_dict(), ema=ema, step=step,
@@ -244,7 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--vae-minutes", type=float, default=math.inf, help="time cap for the VAE stage")
     parser.add_argument("--unet-minutes", type=float, default=math.inf, help="time cap for the UNet stage")
     for field, default in asdict(Recipe()).items():
-        parser.add_argument("--" + field.replace("_", "-"), type=type(default), default=default)
+        parser.add_argument("--" + field.replace("_", "-"), type=type(default), default=default,
+                            choices=("emoji", "caption") if field == "caption_draw" else None)
     args = parser.parse_args(argv)
     recipe = Recipe(**{k: getattr(args, k) for k in asdict(Recipe())})
     device = torch.device(args.device)

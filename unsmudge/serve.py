@@ -1,8 +1,8 @@
 """`unsmudge serve`: preview from memory on 127.0.0.1, re-rendering only what changed.
 
 The site is held in memory (`Builder.files`), never written to disk. A watcher polls the content,
-theme and frames folders; an edit to one lesson's body re-renders that page alone, anything else
-(front matter, course.toml, templates, new frames) rebuilds everything. Pages get one extra classic
+theme and frames folders; an edit to one lesson's body re-renders that page and the search index;
+anything else (front matter, course.toml, templates, new frames) rebuilds everything. Pages get one extra classic
 script, /__unsmudge/livereload.js, which listens on an EventSource and reloads on each new version: no
 inline script, so the page's CSP holds in preview too. Missing demo frames show a placeholder.
 """

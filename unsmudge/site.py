@@ -192,9 +192,10 @@ class Builder:
             raise ProblemsFound(problems)
         old.body, old.body_line = lesson.body, lesson.body_line
         self.converted[lesson.id] = converted
-        page = self.render_lesson(old)
-        self.files[old.url] = page
-        return {old.url: page}
+        # The preview sends no-store, so the index keeps its URL (its hash goes stale) and no other page changes.
+        changed = {old.url: self.render_lesson(old), self.search_url: search_script(self._search_entries())}
+        self.files.update(changed)
+        return changed
 
 
 def _with_base_url(config: CourseFile, url: str) -> CourseFile:

@@ -42,8 +42,10 @@ def test_editing_a_lesson_body_re_renders_only_that_page(tmp_path):
     preview.update()
     assert preview.version == version + 1
     changed = [name for name in before if preview.files[name] is not before[name]]
-    assert changed == ["basics.html"]
+    index = next(name for name in before if name.startswith("assets/search-index."))
+    assert changed == sorted(["basics.html", index])
     assert b"Alpha body, edited." in preview.files["basics.html"]
+    assert b"Alpha body, edited." in preview.files[index] and b"Alpha body, edited." not in before[index]
 
 
 def test_editing_front_matter_rebuilds_every_page(tmp_path):

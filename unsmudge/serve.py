@@ -1,8 +1,9 @@
 """`unsmudge serve`: preview from memory on 127.0.0.1, re-rendering only what changed.
 
 The site is held in memory (`Builder.files`), never written to disk. A watcher polls the content,
-theme and frames folders; an edit to one lesson's body re-renders that page and the search index;
-anything else (front matter, course.toml, templates, new frames) rebuilds everything. Pages get one extra classic
+theme and frames folders; an edit to one lesson's body re-renders that page alone (and marks the
+search index stale: it is remade, at its old URL, when next asked for); anything else (front matter,
+course.toml, templates, new frames) rebuilds everything. Pages get one extra classic
 script, /__unsmudge/livereload.js, which listens on an EventSource and reloads on each new version: no
 inline script, so the page's CSP holds in preview too. Missing demo frames show a placeholder.
 """
@@ -42,6 +43,7 @@ class Preview:
         self.files: dict[str, bytes | Path] = {}
         self.error: str | None = None
         self.version = 0
+        self.search_stale = False  # a lesson body changed since the search index was made
         self.changed = threading.Condition()
         self.snapshot = self._scan()
 
@@ -90,6 +92,7 @@ class Preview:
             self.error = str(err)
             return self._announce("the course has problems")
         self.files.update(pages)
+        self.search_stale = True
         self._announce(f"re-rendered {', '.join(pages)} in {(time.perf_counter() - started) * 1000:.0f} ms")
 
     def _announce(self, message: str) -> None:
@@ -107,6 +110,8 @@ class Preview:
         rel = path.lstrip("/") or "index.html"
         if rel.endswith("/"):
             rel += "index.html"
+        if self.search_stale and rel == self.builder.search_url:  # no-store: the stale hash in its URL is harmless
+            self.files[rel], self.search_stale = self.builder.search_index(), False
         data = self.files.get(rel)
         if data is None:
             status, rel, data = 404, "404.html", self.files.get("404.html", b"not found")

@@ -78,7 +78,7 @@ class Builder:
                 problems += err.problems
         if problems:
             raise ProblemsFound(problems)
-        self.search_url = self.theme.add_asset("search-index.js", search_script(self._search_entries()))
+        self.search_url = self.theme.add_asset("search-index.js", self.search_index())
         files: dict[str, bytes | Path] = {}
         try:
             for lesson in self.course.lessons:
@@ -140,10 +140,11 @@ class Builder:
                     media[Path(rel).as_posix()] = self.content / rel
         return media
 
-    def _search_entries(self) -> list[dict]:
-        return [{"id": l.id, "url": l.url, "title": l.meta.title, "kicker": l.meta.kicker,
-                 "subtitle": l.meta.subtitle, "headings": [t["name"] for t in self.converted[l.id].toc],
-                 "text": self.converted[l.id].text} for l in self.course.lessons]
+    def search_index(self) -> bytes:
+        return search_script([
+            {"id": l.id, "url": l.url, "title": l.meta.title, "kicker": l.meta.kicker,
+             "subtitle": l.meta.subtitle, "headings": [t["name"] for t in self.converted[l.id].toc],
+             "text": self.converted[l.id].text} for l in self.course.lessons])
 
     # ---------------------------------------------------------------- render
     def _context(self) -> dict:
@@ -192,10 +193,9 @@ class Builder:
             raise ProblemsFound(problems)
         old.body, old.body_line = lesson.body, lesson.body_line
         self.converted[lesson.id] = converted
-        # The preview sends no-store, so the index keeps its URL (its hash goes stale) and no other page changes.
-        changed = {old.url: self.render_lesson(old), self.search_url: search_script(self._search_entries())}
-        self.files.update(changed)
-        return changed
+        page = self.render_lesson(old)
+        self.files[old.url] = page
+        return {old.url: page}
 
 
 def _with_base_url(config: CourseFile, url: str) -> CourseFile:

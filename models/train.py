@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from diffusers import (AutoencoderKL, DDIMScheduler, DDPMScheduler, StableDiffusionPipeline,
                        UNet2DConditionModel)
+from safetensors.torch import load_file
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
 from models import EMBEDDED_MODEL, data, vocabulary
@@ -240,6 +241,14 @@ def train_unet(unet, text_encoder, latent_mean, latent_std, scaling, captions, r
     return unet.eval(), text_encoder.eval(), step
 
 
+def trained_part(cls, folder: Path):
+    """A diffusers model this recipe saved; built from its config (from_pretrained would record the local
+    folder as `_name_or_path` in the config we save again)."""
+    model = cls.from_config(cls.load_config(folder))
+    model.load_state_dict(load_file(folder / "diffusion_pytorch_model.safetensors"))
+    return model
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m models.train", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=EMBEDDED_MODEL, help="model folder to write")
@@ -274,8 +283,8 @@ def main(argv: list[str] | None = None) -> int:
         earlier = json.loads((args.continue_from / "training.json").read_text())
         shutil.copytree(args.continue_from / "tokenizer", staging / "tokenizer", dirs_exist_ok=True)
         tokenizer = CLIPTokenizer.from_pretrained(staging / "tokenizer")
-        vae = AutoencoderKL.from_pretrained(args.continue_from / "vae").to(device).eval()
-        unet = UNet2DConditionModel.from_pretrained(args.continue_from / "unet")
+        vae = trained_part(AutoencoderKL, args.continue_from / "vae").to(device).eval()
+        unet = trained_part(UNet2DConditionModel, args.continue_from / "unet")
         text_encoder = CLIPTextModel.from_pretrained(args.continue_from / "text_encoder")
         vae_steps = earlier["vae_steps_reached"]
     else:

@@ -16,7 +16,8 @@ export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1
 
 # 1. Train the shipped model further (its loss was still falling); the result comes back as tar parts.
 python3 -m models.train --continue-from models/emoji64 --out /tmp/emoji64 --checkpoints /tmp/ck \
-  --unet-minutes "${UNET_MINUTES:-4}" --unet-batch 512 --unet-lr 3e-4 --warmup 200 2>&1 | tee "$OUT/train.log"
+  --unet-minutes "${UNET_MINUTES:-4}" --unet-batch 512 --unet-lr 3e-4 --warmup 200 --ema-decay 0.999 \
+  --name-caption 0.2 --caption-draw caption 2>&1 | tee "$OUT/train.log"
 (cd /tmp && tar cf - emoji64 | split -b 15m - "$OUT/emoji64.tar.part-")
 
 # 2. Its quality (the CPU figures are taken again here after unpacking, with the same script).

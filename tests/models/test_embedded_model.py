@@ -93,3 +93,27 @@ def test_recipe_writes_a_loadable_model_and_resumes(tmp_path, training_set, caps
     assert (trained["vae_steps_reached"], trained["unet_steps_reached"]) == (3, 3)
     loaded = DiffusionPipeline.from_pretrained(tmp_path / "m", local_files_only=True, use_safetensors=True)
     assert type(loaded) is StableDiffusionPipeline
+
+
+def test_recipe_continues_a_trained_model(tmp_path, training_set):
+    emoji, pictures = training_set
+    folder = tmp_path / "data"
+    folder.mkdir()
+    np.save(folder / "pictures.npy", pictures[:16])
+    (folder / "emoji.json").write_text(json.dumps([e.__dict__ for e in emoji[:16]]))
+    common = ["--data", str(folder), "--device", "cpu", "--vae-batch", "4", "--unet-batch", "4"]
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert train.main(common + ["--checkpoints", str(tmp_path / "ck1"), "--out", str(first),
+                                "--vae-steps", "2", "--unet-steps", "2"]) == 0
+    assert train.main(common + ["--checkpoints", str(tmp_path / "ck2"), "--out", str(second),
+                                "--continue-from", str(first), "--unet-steps", "3",
+                                "--caption-draw", "caption"]) == 0
+    trained = json.loads((second / "training.json").read_text())
+    assert trained["unet_steps_reached"] == 5 and trained["continued_from"]["unet_steps_reached"] == 2
+    assert trained["caption_draw"] == "caption"
+    vae = "vae/diffusion_pytorch_model.safetensors"
+    assert (first / vae).read_bytes() == (second / vae).read_bytes()  # the VAE is kept, not retrained
+    unet = "unet/diffusion_pytorch_model.safetensors"
+    assert (first / unet).read_bytes() != (second / unet).read_bytes()
+    for part in ("vae", "unet"):  # no local path leaks into the saved configs
+        assert "_name_or_path" not in json.loads((second / part / "config.json").read_text())

@@ -158,7 +158,8 @@ def encode_all(vae: AutoencoderKL, pictures: torch.Tensor) -> tuple[torch.Tensor
 
 
 def caption_table(emoji: list[data.Emoji], tokenizer: CLIPTokenizer, device: torch.device):
-    """All captions tokenized once; per emoji the range of its captions (its Unicode name first); per caption its emoji."""
+    """All captions tokenized once; per emoji the range of its captions (its Unicode name first);
+    per caption the emoji it belongs to."""
     captions = [c for e in emoji for c in e.captions]
     ids = tokenizer(captions + [""], padding="max_length", max_length=vocabulary.MAX_LENGTH,
                     truncation=True, return_tensors="pt").input_ids.to(device)

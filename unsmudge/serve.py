@@ -64,7 +64,7 @@ class Preview:
         builder = Builder(self.options)
         try:
             self.files = builder.gather()
-            self.builder, self.error = builder, None
+            self.builder, self.error, self.search_stale = builder, None, False
         except ProblemsFound as err:
             self.error = str(err)
         self._announce(f"rebuilt the site in {(time.perf_counter() - started) * 1000:.0f} ms")

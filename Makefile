@@ -32,9 +32,9 @@ test: $(VENV)/.installed
 
 ## make bench: the benchmark scripts (see docs/benchmarks.md)
 bench: $(VENV)/.installed
-	$(BIN)/python benchmarks/build_speed.py
 	$(BIN)/python benchmarks/precompute_overhead.py
 	$(BIN)/python benchmarks/embedded_quality.py
+	$(BIN)/python benchmarks/build_speed.py  # last: it stops when MkDocs (not a dependency) is missing
 
 ## make narration: the flagship lesson's audio from its transcript (needs Debian's espeak-ng)
 narration: $(VENV)/.installed

@@ -150,10 +150,11 @@ def _run(args) -> int:
     if not todo:
         say(f"precompute: everything is cached; results are in {shown_out}/ ({time.monotonic() - started:.1f} s)")
         return 0
+    compute = diffusion_stack(len(todo))  # a clear message when torch is missing, on every path
     if args.processes > 1 and not os.environ.get(CHILD_ENV) and "WORLD_SIZE" not in os.environ:
         status = spawn(args)
     else:
-        status = diffusion_stack(len(todo))(args, demos, todo)
+        status = compute(args, demos, todo)
     if status == 0:
         say(f"precompute: done, {len(todo)} run(s) computed in {time.monotonic() - started:.1f} s; "
             f"results are in {shown_out}/ (one folder per run, each with run.json)")

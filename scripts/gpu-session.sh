@@ -6,7 +6,7 @@
 #   pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 #     --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl \
 #     diffusers==0.42.1 importlib_metadata pydantic==2.14.4 pydantic_core==2.50.5 annotated_types \
-#     typing_inspection typing_extensions==4.16.0
+#     typing_inspection typing_extensions==4.16.0 accelerate==1.15.0 psutil
 # then run `bash scripts/gpu-session.sh` there, carrying models/.data and .whl; results land in $OUT.
 set -u
 OUT=${OUT:-/tmp/gpu-session}

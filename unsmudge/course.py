@@ -85,6 +85,7 @@ class Course:
         self.config = config
         self.lessons = lessons  # in reading order, drafts and unreadable lessons left out
         self.by_id = {lesson.id: lesson for lesson in lessons}
+        self.position = {lesson.id: n for n, lesson in enumerate(lessons)}
         # lessons whose front matter failed: links to them are not reported as broken on top
         self.unreadable = unreadable
 
@@ -192,12 +193,13 @@ def read_course(root: Path) -> tuple[Course | None, list[Problem]]:
         if lesson_id in seen:
             problems.append(Problem(course_file, where_lessons, f"lesson '{lesson_id}' is listed twice",
                                     "keep one"))
+            continue
         seen.add(lesson_id)
         if lesson_id not in lessons:
             if not (root / "lessons" / f"{lesson_id}.md").exists():
                 problems.append(Problem(course_file, where_lessons, f"lesson '{lesson_id}' has no file "
                                         f"lessons/{lesson_id}.md", "create it or remove it from 'lessons'"))
-        elif not lessons[lesson_id].meta.draft and lessons[lesson_id] not in ordered:
+        elif not lessons[lesson_id].meta.draft:
             ordered.append(lessons[lesson_id])
     for lesson in lessons.values():
         if lesson.id not in seen and not lesson.meta.draft:
@@ -211,9 +213,9 @@ def read_course(root: Path) -> tuple[Course | None, list[Problem]]:
     modules: dict[int, str] = {}
     for lesson in ordered:
         shown, meta = display_path(lesson.path), lesson.meta
-        front = lesson.path.read_text(encoding="utf-8").split("\n")
 
-        def line(*loc: str) -> str:
+        def line(*loc: str) -> str:  # reads the file again, only when a problem needs its line
+            front = lesson.path.read_text(encoding="utf-8").split("\n")
             found = key_line("\n".join(front[1:lesson.body_line - 2]), loc, 1)
             where = f"key '{'.'.join(loc)}'"
             return f"line {found}, {where}" if found else where

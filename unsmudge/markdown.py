@@ -19,6 +19,7 @@ import markdown
 from markdown.treeprocessors import Treeprocessor
 
 from unsmudge import diagram
+from unsmudge.course import Lesson
 from unsmudge.problems import Problem, display_path
 
 DEMO_MARK = re.compile(r'<div data-unsmudge-demo="([^"]*)"></div>')
@@ -115,14 +116,7 @@ class LessonRenderer:
         return converted, self.problems
 
     def _problem(self, written: str, message: str, fix: str) -> None:
-        self.problems.append(Problem(display_path(self.lesson.path), self._line_of(written), message, fix))
-
-    def _line_of(self, written: str) -> str:
-        """The line of the file where `written` first appears (links keep no source position)."""
-        for number, line in enumerate(self.lesson.body.split("\n")):
-            if written in line:
-                return f"line {number + self.lesson.body_line}"
-        return ""
+        self.problems.append(Problem(display_path(self.lesson.path), line_of(self.lesson, written), message, fix))
 
     def _resolve(self, path: str) -> Path | None:
         """A relative path from the lesson file, resolved; None when it leaves the content folder."""
@@ -142,7 +136,7 @@ class LessonRenderer:
                           "a file under media/ by a relative path; external links need http(s)://")
             return href
         if not parts.path:  # "#fragment" within this lesson
-            self.anchors.append((self.lesson.id, parts.fragment, href, self._line_of(href)))
+            self.anchors.append((self.lesson.id, parts.fragment, href, line_of(self.lesson, href)))
             return href
         if parts.path.endswith(".md"):
             if "/" not in parts.path:  # the usual 'other-lesson.md': no need to touch the file system
@@ -157,7 +151,7 @@ class LessonRenderer:
                 self._problem(href, f"broken link '{href}': no lesson '{missing}'", fix)
                 return href
             if parts.fragment:
-                self.anchors.append((lesson_id, parts.fragment, href, self._line_of(href)))
+                self.anchors.append((lesson_id, parts.fragment, href, line_of(self.lesson, href)))
             return f"{lesson_id}.html" + (f"#{parts.fragment}" if parts.fragment else "")
         return self.media(href, written=href)
 
@@ -180,15 +174,23 @@ class LessonRenderer:
         return rel + (f"#{parts.fragment}" if parts.fragment else "")
 
 
+def line_of(lesson: Lesson, written: str) -> str:
+    """The line of the lesson's file where `written` first appears (links keep no source position)."""
+    for number, line in enumerate(lesson.body.split("\n")):
+        if written in line:
+            return f"line {number + lesson.body_line}"
+    return ""
+
+
 def check_anchors(path_of: dict[str, Path], converted: dict[str, Converted]) -> list[Problem]:
-    """Every `#fragment` link must name an id in its target page (checked once all pages exist;
-    a lesson that could not be read is not checked against)."""
+    """Every `#fragment` link in the lessons of `path_of` must name an id in its target page (checked
+    once all pages exist; a lesson that could not be read is not checked against)."""
     problems = []
-    for source_id, page in converted.items():
-        for target_id, fragment, written, where in page.anchors:
+    for source_id, source_path in path_of.items():
+        for target_id, fragment, written, where in converted[source_id].anchors:
             if target_id in converted and fragment not in converted[target_id].ids:
                 problems.append(Problem(
-                    display_path(path_of[source_id]), where,
+                    display_path(source_path), where,
                     f"broken anchor '{written}': lesson '{target_id}' has no heading or id '{fragment}'",
                     "use one of its heading ids: " + (", ".join(t["id"] for t in converted[target_id].toc)
                                                       or "(it has no headings)")))

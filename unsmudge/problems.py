@@ -33,19 +33,13 @@ class ProblemsFound(Exception):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
-def display_path(path: Path, root: Path | None = None) -> str:
-    """A path relative to the working directory (or `root`) when possible, for messages.
+def display_path(path: Path) -> str:
+    """A path relative to the working directory when possible, for messages.
 
     String arithmetic on absolute paths, not resolve(): a build shows every lesson's path, and
     resolving each one costs more than the rest of the check."""
-    absolute = os.path.abspath(path)
-    for base in (root, os.getcwd()):
-        if base is None:
-            continue
-        base = os.path.abspath(base)
-        if absolute.startswith(base.rstrip(os.sep) + os.sep):
-            return Path(absolute[len(base.rstrip(os.sep)) + 1:]).as_posix()
-    return str(path)
+    absolute, base = os.path.abspath(path), os.getcwd().rstrip(os.sep) + os.sep
+    return Path(absolute[len(base):]).as_posix() if absolute.startswith(base) else str(path)
 
 
 def pydantic_problems(file: str, error, line_of_key=None) -> list[Problem]:

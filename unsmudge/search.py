@@ -1,6 +1,6 @@
 """The search index, built at build time and shipped as a classic script (works from file://).
 
-The script assigns `window.unsmudgeSearchDocs`; `static/js/search.js` loads it and lunr (vendored) only
+The script assigns `window.unsmudgeSearchDocs`; `static/js/site.js` loads it and lunr (vendored) only
 when the reader first uses the search box, and builds the lunr index in the browser then: a serialised
 lunr index would need Node at build time and is larger than the documents it indexes.
 """

@@ -91,8 +91,7 @@ class Preview:
         except ProblemsFound as err:
             self.error = str(err)
             return self._announce("the course has problems")
-        self.files.update(pages)
-        self.search_stale = True
+        self.search_stale = True  # the pages are in self.files already: it is the builder's dict
         self._announce(f"re-rendered {', '.join(pages)} in {(time.perf_counter() - started) * 1000:.0f} ms")
 
     def _announce(self, message: str) -> None:

@@ -19,7 +19,7 @@ import jinja2
 from pydantic import ValidationError
 
 from unsmudge.course import CourseFile, Lesson, load_lesson, read_course
-from unsmudge.markdown import DEMO_MARK, Converted, LessonRenderer, check_anchors
+from unsmudge.markdown import DEMO_MARK, Converted, LessonRenderer, check_anchors, line_of
 from unsmudge.problems import Problem, ProblemsFound, display_path
 from unsmudge.search import search_script
 from unsmudge.theme import Theme
@@ -123,7 +123,7 @@ class Builder:
         used: dict[str, list[tuple[str, str]]] = {}
         for lesson in self.course.lessons:
             for demo_id in self.converted[lesson.id].demos:
-                place = (display_path(lesson.path), _line_of(lesson, demo_id))
+                place = (display_path(lesson.path), line_of(lesson, demo_id))
                 used.setdefault(demo_id, []).append(place)
         return used
 
@@ -157,7 +157,7 @@ class Builder:
 
     def render_lesson(self, lesson: Lesson) -> bytes:
         course, converted = self.course, self.converted[lesson.id]
-        index = course.lessons.index(lesson)
+        index = course.position[lesson.id]
         prev = course.lessons[index - 1] if index else None
         following = course.lessons[index + 1] if index + 1 < len(course.lessons) else None
         if lesson.meta.next is not None:
@@ -188,7 +188,8 @@ class Builder:
         converted, problems = self.renderer.convert(lesson)
         if converted.toc != self.converted[lesson.id].toc or converted.demos != self.converted[lesson.id].demos:
             return None  # other lessons' anchors or the demo set may depend on it
-        problems += _anchor_problems(lesson, converted, self.converted)
+        # the edited lesson's own anchors, checked against the other pages as last built
+        problems += check_anchors({lesson.id: lesson.path}, {**self.converted, lesson.id: converted})
         if problems:
             raise ProblemsFound(problems)
         old.body, old.body_line = lesson.body, lesson.body_line
@@ -216,19 +217,6 @@ _BUILDER: Builder | None = None  # the builder a forked worker inherits
 
 def _convert_one(index: int) -> tuple[Converted, list[Problem]]:
     return _BUILDER.renderer.convert(_BUILDER.course.lessons[index])
-
-
-def _anchor_problems(lesson: Lesson, converted: Converted, others: dict[str, Converted]) -> list[Problem]:
-    """The edited lesson's own anchors, checked against the other pages as last built."""
-    pages = {k: Converted(v.html, v.toc, v.ids, v.demos, v.text, []) for k, v in others.items()}
-    return check_anchors({lesson.id: lesson.path}, {**pages, lesson.id: converted})
-
-
-def _line_of(lesson: Lesson, text: str) -> str:
-    for number, line in enumerate(lesson.body.split("\n")):
-        if text in line:
-            return f"line {number + lesson.body_line}"
-    return ""
 
 
 def _template_problem(err: jinja2.TemplateError) -> Problem:

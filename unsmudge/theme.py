@@ -1,6 +1,6 @@
 """The theme: Jinja2 templates and static assets, the course's own `templates/` folder first.
 
-Static `.css` and `.js` files get content-hashed names (`assets/css/site.3f2a9c1e.css`) so a CDN may
+Static `.css` and `.js` files get content-hashed names (`assets/css/site.3f2a9c1e07.css`) so a CDN may
 cache them forever; a page refers to them through `asset('css/site.css')`, which returns the hashed URL.
 """
 

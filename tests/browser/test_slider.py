@@ -96,8 +96,8 @@ def test_reverse_diffusion_plays_to_t_zero(watch):
         window.__said = [];
         new MutationObserver(() => live.textContent && window.__said.push(live.textContent))
           .observe(live, {childList: true, characterData: true, subtree: true});
-        return true; }""", DEMO)
-    assert seen
+        return range !== null && live !== null; }""", DEMO)
+    assert seen, "the demo has no range or no live region"
     root.get_by_role("button", name="Reverse diffusion").click()
     expect(root).to_have_attribute("data-playing", "reverse")
     expect(root.get_by_role("button", name="Pause")).to_be_enabled()

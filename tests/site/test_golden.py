@@ -8,6 +8,8 @@ Frames are Pillow's bytes (they may differ between Pillow versions), so only the
 import os
 import shutil
 
+import pytest
+
 from tests.site.helpers import EXPECTED, build, fixture_course, tree
 
 
@@ -29,6 +31,7 @@ def test_fixture_course_builds_to_the_golden_tree(tmp_path, capsys):
         for name, data in actual.items():
             (EXPECTED / name).parent.mkdir(parents=True, exist_ok=True)
             (EXPECTED / name).write_bytes(data)
+        pytest.fail("golden copy regenerated: review `git diff tests/site/fixtures/expected`, then run again")
     expected = tree(EXPECTED)
     assert sorted(actual) == sorted(expected)
     for name in expected:

@@ -36,7 +36,8 @@ import torch  # noqa: E402
 from diffusers import DDIMScheduler, DiffusionPipeline  # noqa: E402
 from diffusers.utils import logging as dlogging  # noqa: E402
 
-from precompute.capture import VIEWS, capture, decode, latent_view, to_pil  # noqa: E402
+from precompute.capture import capture, decode, latent_view, to_pil  # noqa: E402
+from precompute.spec import VIEWS  # noqa: E402
 from precompute.store import encode, frame_name, write_run  # noqa: E402
 
 EMBEDDED = ROOT / "models" / "emoji64"

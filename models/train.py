@@ -106,7 +106,7 @@ def warmup_lr(step: int, recipe: Recipe) -> float:
 
 
 def train_vae(pictures: torch.Tensor, recipe: Recipe, checkpoints: Path, device: torch.device,
-              max_seconds: float) -> AutoencoderKL:
+              max_seconds: float) -> tuple[AutoencoderKL, int]:
     vae = build_vae().to(device)
     optimizer = torch.optim.AdamW(vae.parameters(), lr=recipe.vae_lr, weight_decay=0.0)
     checkpoint, step = Checkpoint(checkpoints, "vae"), 0
@@ -143,7 +143,7 @@ def train_vae(pictures: torch.Tensor, recipe: Recipe, checkpoints: Path, device:
             checkpoint.save(dict(model=vae.state_dict(), optimizer=optimizer.state_dict(), step=step,
                                  generator=generator.get_state()))
             last_save = time.monotonic()
-    return vae.eval()
+    return vae.eval(), step
 
 
 @torch.no_grad()
@@ -291,9 +291,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         vocabulary.write(staging / "tokenizer", [c for e in emoji for c in e.captions])
         tokenizer = CLIPTokenizer.from_pretrained(staging / "tokenizer")
-        vae = train_vae(pictures, recipe, args.checkpoints, device, args.vae_minutes * 60)
+        vae, vae_steps = train_vae(pictures, recipe, args.checkpoints, device, args.vae_minutes * 60)
         unet, text_encoder = build_unet(), build_text_encoder(tokenizer)
-        vae_steps = Checkpoint(args.checkpoints, "vae").load()["step"]
     mean, std, scaling = encode_all(vae, pictures)
     vae.register_to_config(scaling_factor=scaling)
     print(f"vae: latents {tuple(mean.shape[1:])}, scaling factor {scaling:.4f}", flush=True)

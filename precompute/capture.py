@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # any object with steps, size, negative_prompt will do (the benchmark passes a namespace)
     from precompute.spec import DemoSpec
 
-VIEWS = ("image", "prediction", "latent", "forward")
 LATENT_RANGE = 2.0  # latent values in [-2, 2] map to [0, 255] in the latent view
 
 

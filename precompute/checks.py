@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from precompute.plan import model_folder
+from precompute.plan import fast_decoder_folder, model_folder
 from precompute.spec import EMBEDDED, DemoSpec
 from unsmudge.problems import Problem, display_path
 
@@ -89,7 +89,7 @@ def check_model(demo_file: Path, spec: DemoSpec, content_dir: Path) -> list[Prob
         if not problems:
             problems += check_size(spec, folder, shown)
     if spec.fast_decoder:
-        problems += _check_folder(spec, (Path(content_dir) / spec.fast_decoder).resolve(), shown, "fast_decoder",
+        problems += _check_folder(spec, fast_decoder_folder(spec, content_dir), shown, "fast_decoder",
                                   pipeline=False)
     return problems
 

@@ -21,9 +21,9 @@ from accelerate import PartialState
 from tqdm.auto import tqdm
 
 from precompute import pipeline as pl
-from precompute.capture import VIEWS, DecodeOutOfMemory, capture
+from precompute.capture import DecodeOutOfMemory, capture
 from precompute.plan import FORMAT_VERSION, Run, model_identity
-from precompute.spec import DemoSpec
+from precompute.spec import VIEWS, DemoSpec
 from precompute.store import clean_stale, encode, frame_name, write_run
 from unsmudge.problems import ProblemsFound, display_path
 

@@ -21,7 +21,7 @@ from diffusers import (
 )
 
 from precompute.checks import FLOW_FIX, PICKLE_FIX, PICKLE_WHY, flow_matching
-from precompute.plan import model_folder
+from precompute.plan import fast_decoder_folder, model_folder
 from precompute.spec import DemoSpec
 from unsmudge.problems import Problem, ProblemsFound
 
@@ -85,7 +85,7 @@ def load(spec: DemoSpec, content_dir: Path, demo_file: str, device: torch.device
     pipe.to(device)
     fast = None
     if spec.fast_decoder:
-        fast_folder = (Path(content_dir) / spec.fast_decoder).resolve()
+        fast_folder = fast_decoder_folder(spec, content_dir)
         try:
             fast = AutoencoderTiny.from_pretrained(fast_folder, torch_dtype=dtype, use_safetensors=True,
                                                    local_files_only=True).to(device)

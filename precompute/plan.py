@@ -7,6 +7,7 @@ adds the dtype chosen at precompute time. The build stage finds a run's results 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -47,13 +48,25 @@ def model_folder(spec: DemoSpec, content_dir: Path) -> Path | None:
     return (Path(content_dir) / spec.model).resolve()
 
 
+def fast_decoder_folder(spec: DemoSpec, content_dir: Path) -> Path:
+    return (Path(content_dir) / spec.fast_decoder).resolve()
+
+
 def folder_fingerprint(folder: Path) -> str:
     """A hash of every file's path and bytes in a local model folder: new weights, new keys."""
     digest = hashlib.sha256()
     for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
+        stat = path.stat()
         digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
+        digest.update(_file_digest(str(path), stat.st_size, stat.st_mtime_ns))
     return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=256)
+def _file_digest(path: str, size: int, mtime_ns: int) -> bytes:
+    """Each weight file is read once per process (several demos, serve's rebuilds), again when it changes."""
+    with open(path, "rb") as file:
+        return hashlib.file_digest(file, "sha256").digest()
 
 
 def model_identity(spec: DemoSpec, content_dir: Path) -> dict:
@@ -69,7 +82,7 @@ def plan_runs(demo_id: str, spec: DemoSpec, content_dir: Path) -> list[Run]:
     identity = model_identity(spec, content_dir)
     fast = None
     if spec.fast_decoder:
-        fast = "sha256:" + folder_fingerprint((Path(content_dir) / spec.fast_decoder).resolve())
+        fast = "sha256:" + folder_fingerprint(fast_decoder_folder(spec, content_dir))
     shared = {
         "format_version": FORMAT_VERSION,
         "model": identity,

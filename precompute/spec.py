@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from unsmudge.problems import Problem, ProblemsFound, display_path, key_line, pydantic_problems, toml_problem
 
 EMBEDDED = "embedded"
+VIEWS = ("image", "prediction", "latent", "forward")  # the frames a run saves at every step
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 COMMIT = re.compile(r"^[0-9a-f]{40}$")
 DEMO_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -85,7 +86,7 @@ class DemoSpec(BaseModel):
         return self
 
     def is_hub_model(self) -> bool:
-        return self.model != EMBEDDED and bool(HUB_ID.match(self.model)) and not self.model.startswith(".")
+        return bool(HUB_ID.match(self.model))  # "embedded" and "./folder" have no "owner/" part
 
 
 def load_demo(path: Path) -> DemoSpec:

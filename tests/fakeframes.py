@@ -14,9 +14,8 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 from precompute.plan import FORMAT_VERSION, plan_runs
-from precompute.spec import load_demo
+from precompute.spec import VIEWS, load_demo
 
-VIEWS = ("image", "prediction", "latent", "forward")
 COLOURS = [(220, 40, 60), (40, 120, 220), (250, 180, 30), (60, 170, 90), (150, 70, 200), (240, 120, 40)]
 
 

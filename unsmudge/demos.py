@@ -11,10 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from precompute.plan import find_results, plan_runs
-from precompute.spec import EMBEDDED, DemoSpec, load_demos
+from precompute.spec import EMBEDDED, VIEWS, DemoSpec, load_demos
 from unsmudge.problems import Problem, ProblemsFound, display_path
 
-VIEWS = ("image", "prediction", "latent", "forward")
 
 
 @dataclass

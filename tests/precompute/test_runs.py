@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from precompute.plan import find_results, plan_runs
+from precompute.spec import VIEWS
 from precompute.spec import load_demo
 
 from .conftest import ROOT, precompute, tree_bytes, write_demo
 
-VIEWS = ("image", "prediction", "latent", "forward")
 
 
 def pixels(path: Path):

@@ -26,7 +26,7 @@
   if (!form) return;
   var input = form.querySelector("input");
   var list = form.querySelector(".search-results");
-  var index = null, docs = null, loading = false, pending = [];
+  var index = null, byId = {}, loading = false, pending = [];
   form.hidden = false;
 
   function load(src, done) {
@@ -44,7 +44,8 @@
     loading = true;
     load(form.getAttribute("data-lunr"), function () {
       load(form.getAttribute("data-index"), function () {
-        docs = window.unsmudgeSearchDocs || [];
+        var docs = window.unsmudgeSearchDocs || [];
+        docs.forEach(function (d) { byId[d.id] = d; });
         index = window.lunr(function () {
           this.ref("id");
           this.field("title", { boost: 10 });
@@ -78,8 +79,6 @@
     var text = input.value.trim();
     list.textContent = "";
     if (!text) { list.hidden = true; return; }
-    var byId = {};
-    docs.forEach(function (d) { byId[d.id] = d; });
     var hits = query(text).slice(0, 10);
     if (!hits.length) {
       var none = document.createElement("li");

@@ -82,7 +82,6 @@
 
   Slider.prototype.onKey = function (event) {
     var target = event.target;
-    // Arrow keys belong to the focused control (range, radios, select), not to the page's pager.
     if (/^Arrow|^Page|^Home$|^End$/.test(event.key)) {
       // Arrow keys inside the demo belong to it, not to the page's lesson pager: the focused control
       // (range, radios, select) handles them natively; on a button, left and right step the slider.
@@ -138,7 +137,7 @@
 
     var urls = [];
     steps.forEach(function (s) {
-      ["image", "prediction", "latent", "forward"].forEach(function (v) { if (s[v]) urls.push(s[v]); });
+      VIEWS.concat("forward").forEach(function (v) { if (s[v]) urls.push(s[v]); });
     });
     var token = ++this.loadToken;
     var done = 0, failed = 0;

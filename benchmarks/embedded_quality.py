@@ -68,8 +68,7 @@ def main() -> int:
             misses = [prompt for (prompt, _), rank in zip(cases, found) if rank >= 5]
             if misses:
                 print(f"    not in top-5: {', '.join(misses)}")
-            nearest = pictures[[int(np.argmin(((pictures.astype(np.float32) - im.astype(np.float32)) ** 2)
-                                               .reshape(len(pictures), -1).sum(1))) for im in images]]
+            nearest = pictures[quality.distances(images, pictures).argmin(dim=1).numpy()]
             name = suite.replace(" ", "-")
             contact_sheet(images, nearest, args.sheets / f"quality-{name}-g{guidance:g}.png")
     return 0

@@ -2,7 +2,7 @@
 
 For each prompt one image is generated (DDIM, 25 trailing steps, fixed seed); every training picture is
 ranked by mean squared pixel distance to it; a hit is when an expected emoji ranks first (top-1) or in
-the first five (top-5). Used by `benchmarks/embedded_quality.py` and the training run's final check.
+the first five (top-5). Used by `benchmarks/embedded_quality.py` and the model's tests.
 """
 
 from __future__ import annotations
@@ -113,12 +113,14 @@ def generate(pipe, prompts: list[str], guidance: float = GUIDANCE, seed: int = S
     return np.concatenate(images)
 
 
+def distances(images: np.ndarray, pictures: np.ndarray) -> torch.Tensor:
+    """Pixel distance of every image to every picture (same order as mean squared distance)."""
+    return torch.cdist(torch.from_numpy(images).flatten(1).float(), torch.from_numpy(pictures).flatten(1).float())
+
+
 def ranks(images: np.ndarray, pictures: np.ndarray, expected: list[list[int]]) -> np.ndarray:
     """For each image, the best rank (0 = nearest) of any expected training picture."""
-    a = torch.from_numpy(images).flatten(1).float()
-    b = torch.from_numpy(pictures).flatten(1).float()
-    distance = torch.cdist(a, b)  # same order as mean squared distance
-    order = distance.argsort(dim=1)
+    order = distances(images, pictures).argsort(dim=1)
     position = torch.empty_like(order)
     position.scatter_(1, order, torch.arange(order.shape[1]).expand_as(order))
     return np.array([min(int(position[i, j]) for j in wanted) for i, wanted in enumerate(expected)])

@@ -58,9 +58,12 @@ def test_search_finds_an_edited_lesson_body(tmp_path):
 
 def test_editing_front_matter_rebuilds_every_page(tmp_path):
     content, preview = _preview(tmp_path, frames=True)
+    before = dict(preview.files)
     lesson = content / "lessons" / "basics.md"
     _touch(lesson, lesson.read_text().replace('title = "Basics"', 'title = "Basics, renamed"'))
     preview.update()
+    pages = [name for name in before if name.endswith(".html")]
+    assert len(pages) >= 4 and all(preview.files[name] is not before[name] for name in pages)
     assert b"Prereq: \xe2\x86\x91 Basics, renamed" in preview.files["flagship.html"]
     assert b"Basics, renamed" in preview.files["index.html"]
 

@@ -102,11 +102,12 @@ def sample_captions(emoji, count: int = 50, seed: int = 0) -> list[tuple[str, li
 @torch.no_grad()
 def generate(pipe, prompts: list[str], guidance: float = GUIDANCE, seed: int = SEED,
              batch: int = 64) -> np.ndarray:
-    """One image per prompt, uint8 NxHxWx3; prompt i always gets the noise of seed + i."""
+    """One image per prompt, uint8 NxHxWx3; prompt i always gets the noise of seed + i, drawn on the CPU
+    so that every device starts from the same noise (as precompute does)."""
     images = []
     for first in range(0, len(prompts), batch):
         chunk = prompts[first:first + batch]
-        generators = [torch.Generator(pipe.device).manual_seed(seed + first + i) for i in range(len(chunk))]
+        generators = [torch.Generator("cpu").manual_seed(seed + first + i) for i in range(len(chunk))]
         out = pipe(chunk, num_inference_steps=STEPS, guidance_scale=guidance, generator=generators,
                    output_type="np").images
         images.append((out * 255).round().astype(np.uint8))
@@ -149,7 +150,7 @@ def denoising_strip(pipe, prompts: list[str], columns: int = 10, guidance: float
             return tensors
 
         pipe(prompt, num_inference_steps=STEPS, guidance_scale=guidance, callback_on_step_end=keep,
-             generator=torch.Generator(pipe.device).manual_seed(SEED), output_type="latent")
+             generator=torch.Generator("cpu").manual_seed(SEED), output_type="latent")
         picked = torch.cat([latents[round(i * (len(latents) - 1) / (columns - 1))] for i in range(columns)])
         images = pipe.vae.decode(picked / pipe.vae.config.scaling_factor).sample
         images = ((images.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()

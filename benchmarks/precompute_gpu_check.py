@@ -27,7 +27,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 def run(content: Path, out: Path, *extra: str) -> float:
     start = time.perf_counter()
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    result = subprocess.run([sys.executable, "-m", "precompute", "--content", str(content), "--out", str(out),
+    result = subprocess.run([sys.executable, "-m", "unsmudge.precompute", "--content", str(content), "--out", str(out),
                              *extra], env=env, capture_output=True, text=True)
     print(result.stdout.strip())
     if result.returncode:
@@ -50,7 +50,7 @@ def main() -> int:
     import numpy as np
     from PIL import Image
 
-    from precompute.tiny import build_tiny_pipeline
+    from tests.tiny import build_tiny_pipeline
 
     root = Path(tempfile.mkdtemp(prefix="gpu-check-"))
     out_root = args.out or root

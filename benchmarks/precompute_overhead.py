@@ -36,9 +36,9 @@ import torch  # noqa: E402
 from diffusers import DDIMScheduler, DiffusionPipeline  # noqa: E402
 from diffusers.utils import logging as dlogging  # noqa: E402
 
-from precompute.capture import capture, decode, latent_view, to_pil  # noqa: E402
-from precompute.spec import VIEWS  # noqa: E402
-from precompute.store import encode, frame_name, write_run  # noqa: E402
+from unsmudge.precompute.capture import capture, decode, latent_view, to_pil  # noqa: E402
+from unsmudge.contract import VIEWS  # noqa: E402
+from unsmudge.precompute.store import encode, frame_name, write_run  # noqa: E402
 
 EMBEDDED = ROOT / "models" / "emoji64"
 PROMPTS = ["grinning face", "rocket"]
@@ -46,7 +46,7 @@ PROMPTS = ["grinning face", "rocket"]
 
 def stand_in(folder: Path) -> Path:
     """The embedded model's architecture (models/train.py) with random weights."""
-    from precompute.tiny import build_tiny_pipeline
+    from tests.tiny import build_tiny_pipeline
 
     return build_tiny_pipeline(folder, size=64, channels=(64, 128), layers=2, vae_channels=(32, 64, 64),
                                text_dim=128, text_layers=3, max_length=16, mid_block=False, head_dim=(2, 4))

@@ -1,20 +1,18 @@
 """Fake precompute results for the site and browser tests: a run folder per planned run, as
 docs/architecture.md describes, with frames drawn by Pillow so that every step and view is a different picture.
 
-No model, no torch: the keys come from `precompute.plan.plan_runs`, so the build stage finds these
-folders exactly as it would find real ones.
+No model, no torch: the runs come from `contract.plan_runs` and the records are `contract.RunRecord`s, so
+the build stage finds these folders exactly as it would find real ones.
 """
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from precompute.plan import FORMAT_VERSION, plan_runs
-from precompute.spec import VIEWS, load_demo
+from unsmudge.contract import VIEWS, ModelIdentity, RunRecord, load_demo, plan_runs
 
 COLOURS = [(220, 40, 60), (40, 120, 220), (250, 180, 30), (60, 170, 90), (150, 70, 200), (240, 120, 40)]
 
@@ -43,20 +41,22 @@ def _picture(size: int, colour: tuple, step: int, n: int, view: str, rng: random
     return frame
 
 
-def write_run(run, spec, frames_dir: Path, dtype: str = "float32") -> Path:
-    folder = Path(frames_dir) / run.key(dtype)
-    folder.mkdir(parents=True, exist_ok=True)
+FAKE_MODEL = "sha256:" + "0" * 64  # no weights are read: the build stage must not need them
+
+
+def write_run(run, spec, frames_dir: Path, dtype: str = "float32", revision: str = FAKE_MODEL) -> Path:
     ts = timesteps(spec.steps)
+    record = RunRecord.new(run, ModelIdentity(id=spec.model, revision=revision), "DDIMScheduler", spec, dtype,
+                           "cpu", ts)
+    folder = Path(frames_dir) / record.key
+    folder.mkdir(parents=True, exist_ok=True)
     n = len(ts) - 1
     colour = COLOURS[sum(map(ord, run.prompt)) % len(COLOURS)]
     rng = random.Random(f"{run.prompt}:{run.seed}")
-    ext = spec.frames.format
-    pil_format = {"webp": "WEBP", "png": "PNG", "jpeg": "JPEG"}[ext]
-    steps = []
-    for i, t in enumerate(ts):
-        entry = {"t": t}
+    pil_format = {"webp": "WEBP", "png": "PNG", "jpeg": "JPEG"}[spec.frames.format]
+    for i, (t, entry) in enumerate(zip(ts, record.steps)):
         for view in VIEWS:
-            name = f"{view}-{i:03d}.{ext}"
+            name = entry[view]
             if view == "latent":
                 small = spec.size // 8
                 pic = _picture(spec.size, colour, i, n, view, rng).resize((small, small))
@@ -65,25 +65,7 @@ def write_run(run, spec, frames_dir: Path, dtype: str = "float32") -> Path:
             else:
                 pic = _picture(spec.size, colour, i, n, view, rng)
             pic.save(folder / name, pil_format, quality=spec.frames.quality)
-            entry[view] = name
-        steps.append(entry)
-    record = {
-        "format_version": FORMAT_VERSION,
-        "key": run.key(dtype),
-        "spec_hash": run.spec_hash,
-        "demo": run.demo,
-        "prompt": run.prompt,
-        "seed": run.seed,
-        "guidance": run.guidance,
-        "model": {"id": spec.model, "revision": "fake"},
-        "scheduler": {"name": spec.scheduler, "timestep_spacing": spec.timestep_spacing, "steps": spec.steps},
-        "size": spec.size,
-        "dtype": dtype,
-        "device": "cpu",
-        "frames": spec.frames.model_dump(),
-        "steps": steps,
-    }
-    (folder / "run.json").write_text(json.dumps(record, indent=1), encoding="utf-8")
+    (folder / "run.json").write_text(record.to_json(), encoding="utf-8")
     return folder
 
 
@@ -92,6 +74,6 @@ def fake_frames(content_dir: Path, frames_dir: Path, demo: str = "*") -> list[Pa
     folders = []
     for path in sorted((Path(content_dir) / "demos").glob(f"{demo}.toml")):
         spec = load_demo(path)
-        for run in plan_runs(path.stem, spec, Path(content_dir)):
+        for run in plan_runs(path.stem, spec):
             folders.append(write_run(run, spec, frames_dir))
     return folders

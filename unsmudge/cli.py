@@ -77,7 +77,7 @@ def _new(args) -> int:
 
 
 def _precompute_command():
-    return importlib.import_module("precompute.command")  # imports torch only when there is work to do
+    return importlib.import_module("unsmudge.precompute.command")  # imports torch only when there is work to do
 
 
 def _precompute(args) -> int:

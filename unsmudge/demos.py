@@ -1,7 +1,7 @@
 """The demos lessons place: their specs, and the frames `unsmudge precompute` left in the frames folder.
 
-The build never runs a model: for each run the spec plans (precompute.plan), it looks the run up by
-`spec_hash` among the finished runs (folders with a run.json) and checks every frame file is there.
+The build never runs a model nor reads its weights: for each run the spec plans (`contract.plan_runs`), it
+looks the run up by `spec_hash` among the complete runs (`RunRecord.read`: run.json and every frame).
 """
 
 from __future__ import annotations
@@ -10,10 +10,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from precompute.plan import find_results, plan_runs
-from precompute.spec import EMBEDDED, VIEWS, DemoSpec, load_demos
+from unsmudge.contract import SCHEDULER_NAMES, VIEWS, DemoSpec, RunRecord, find_results, load_demos, model_source, plan_runs
 from unsmudge.problems import Problem, ProblemsFound, display_path
-
 
 
 @dataclass
@@ -35,11 +33,12 @@ class Demo:
         return text.replace("</", "<\\/")  # safe inside <script type="application/json">
 
 
-def model_sentence(spec: DemoSpec) -> str:
-    what = {"ddim": "DDIM", "euler": "Euler", "lms": "LMS"}[spec.scheduler]
-    if spec.model == EMBEDDED:
+def model_sentence(spec: DemoSpec, content_dir: Path) -> str:
+    what = SCHEDULER_NAMES[spec.scheduler]
+    source = model_source(spec.model, content_dir)
+    if source == "embedded":
         name = "unsmudge's small built-in emoji model"
-    elif spec.is_hub_model():
+    elif source == "hub":
         name = f"{spec.model} (revision {spec.revision[:7]})"
     else:
         name = f"the local model {Path(spec.model).name}"
@@ -69,21 +68,32 @@ def gather_demos(content_dir: Path, frames_dir: Path, used: dict[str, list[tuple
                                         f"or add {display_path(Path(content_dir) / 'demos' / demo_id)}.toml"))
             continue
         spec = specs[demo_id]
-        demo = Demo(demo_id, spec.title, spec.description, model_sentence(spec))
+        demo = Demo(demo_id, spec.title, spec.description, model_sentence(spec, content_dir))
+        shown_spec = display_path(Path(content_dir) / "demos" / f"{demo_id}.toml")
         missing = []
-        for run in plan_runs(demo_id, spec, content_dir):
-            folders = results.get(run.spec_hash)
-            steps = _steps(folders[0], demo) if folders else None
-            if steps is None:
+        for run in plan_runs(demo_id, spec):
+            found = results.get(run.spec_hash)
+            if not found:
                 missing.append(f"'{run.prompt}' (seed {run.seed}, guidance {run.guidance:g})")
                 continue
-            demo.runs.append({"prompt": run.prompt, "seed": run.seed, "guidance": run.guidance, "steps": steps})
+            versions = {record.model.digest() for _, record in found}
+            if len(versions) > 1:
+                problems.append(Problem(
+                    shown_spec, "", f"{display_path(frames_dir)} holds runs of '{run.prompt}' (seed {run.seed}, "
+                    f"guidance {run.guidance:g}) made from {len(versions)} versions of model '{spec.model}': "
+                    f"{', '.join(folder.name for folder, _ in found)}",
+                    "run `unsmudge precompute` where the model is (it keeps only the runs of its current "
+                    "weights), or delete the old folders"))
+                continue
+            folder, record = found[0]  # several dtypes of the same weights: the first folder by name
+            demo.runs.append({"prompt": run.prompt, "seed": run.seed, "guidance": run.guidance,
+                              "steps": _steps(folder, record, demo)})
         if missing:
             if allow_missing:
                 demo.missing, demo.runs, demo.files = True, [], {}
             else:
                 problems.append(Problem(
-                    display_path(Path(content_dir) / "demos" / f"{demo_id}.toml"), "",
+                    shown_spec, "",
                     f"demo '{demo_id}' has no frames in {display_path(frames_dir)} for "
                     f"{len(missing)} of its runs: {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}",
                     f"run `unsmudge precompute` (it writes them to {display_path(frames_dir)})"))
@@ -93,21 +103,14 @@ def gather_demos(content_dir: Path, frames_dir: Path, used: dict[str, list[tuple
     return demos
 
 
-def _steps(folder: Path, demo: Demo) -> list[dict] | None:
-    """The run's steps with site-relative frame URLs, or None if run.json or a frame is unusable."""
-    try:
-        record = json.loads((folder / "run.json").read_text(encoding="utf-8"))
-        steps = []
-        for entry in record["steps"]:
-            step = {"t": int(entry["t"])}
-            for view in VIEWS:
-                source = folder / entry[view]
-                if not source.is_file() or source.parent != folder:
-                    return None
-                url = f"frames/{folder.name}/{source.name}"
-                demo.files[url] = source
-                step[view] = url
-            steps.append(step)
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return steps or None
+def _steps(folder: Path, record: RunRecord, demo: Demo) -> list[dict]:
+    """The run's steps with site-relative frame URLs; records the files to copy into `demo.files`."""
+    steps = []
+    for entry in record.steps:
+        step = {"t": entry["t"]}
+        for view in VIEWS:
+            url = f"frames/{folder.name}/{entry[view]}"
+            demo.files[url] = folder / entry[view]
+            step[view] = url
+        steps.append(step)
+    return steps

@@ -47,7 +47,7 @@ def toml_value(value) -> str:
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
-    from precompute.tiny import build_tiny_pipeline
+    from tests.tiny import build_tiny_pipeline
 
     return build_tiny_pipeline(tmp_path_factory.mktemp("models") / "tiny", size=32, seed=0)
 
@@ -63,8 +63,8 @@ def course(tmp_path, tiny_model) -> Path:
 
 
 def precompute(content: Path, out: Path, *extra: str) -> int:
-    """`python -m precompute` in this process (torch stays imported between tests)."""
-    from precompute.command import main
+    """`python -m unsmudge.precompute` in this process (torch stays imported between tests)."""
+    from unsmudge.precompute.command import main
 
     return main(["--content", str(content), "--out", str(out), "--device", "cpu", *extra])
 
@@ -73,7 +73,7 @@ def precompute_subprocess(content: Path, out: Path, *extra: str, **kwargs):
     import subprocess
 
     env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT))
-    return subprocess.Popen([sys.executable, "-m", "precompute", "--content", str(content), "--out", str(out),
+    return subprocess.Popen([sys.executable, "-m", "unsmudge.precompute", "--content", str(content), "--out", str(out),
                              "--device", "cpu", *extra], env=env, cwd=ROOT, **kwargs)
 
 

@@ -6,8 +6,8 @@ import os
 import signal
 import time
 
-from precompute.store import clean_stale, encode, write_run
-from precompute.spec import Frames
+from unsmudge.contract import DemoSpec, Frames, ModelIdentity, RunRecord, plan_runs
+from unsmudge.precompute.store import clean_stale, encode, write_run
 
 from .conftest import precompute, precompute_subprocess, tree_bytes
 
@@ -64,10 +64,16 @@ def test_clean_stale_spares_live_writers(tmp_path):
 
 
 def test_write_run_replaces_whole(tmp_path):
-    write_run(tmp_path, "k", {"a": 1}, {"x.png": b"1", "y.png": b"2"})
-    write_run(tmp_path, "k", {"a": 2}, {"x.png": b"3"})
-    assert sorted(p.name for p in (tmp_path / "k").iterdir()) == ["run.json", "x.png"]
-    assert [p.name for p in tmp_path.iterdir()] == ["k"]
+    spec = DemoSpec(title="t", steps=1, prompts=["a"], frames=Frames(format="png"))
+    (run,) = plan_runs("d", spec)
+    record = RunRecord.new(run, ModelIdentity(id="embedded", revision="sha256:1"), "DDIMScheduler", spec,
+                           "float32", "cpu", [999, 0])
+    names = record.frame_files()
+    write_run(tmp_path, record, {name: b"1" for name in names} | {"stray.png": b"2"})
+    write_run(tmp_path, record, {name: b"3" for name in names})
+    assert sorted(p.name for p in (tmp_path / record.key).iterdir()) == sorted(names + ["run.json"])
+    assert [p.name for p in tmp_path.iterdir()] == [record.key]
+    assert RunRecord.read(tmp_path / record.key) == record
 
 
 def test_encoding_is_deterministic_and_carries_no_metadata():

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from precompute.plan import plan_runs
-from precompute.spec import load_demo
+from unsmudge.contract import load_demo, plan_runs
+from unsmudge.precompute.weights import model_identity
 
 from .conftest import write_demo
 
 
 def keys(content, demo_id="tiny", dtype="float32"):
     spec = load_demo(content / "demos" / f"{demo_id}.toml")
-    return {(r.prompt, r.seed, r.guidance): r.key(dtype) for r in plan_runs(demo_id, spec, content)}
+    identity = model_identity(spec, content)
+    return {(r.prompt, r.seed, r.guidance): r.key(identity, dtype) for r in plan_runs(demo_id, spec)}
 
 
 @pytest.mark.parametrize("field, value", [

@@ -30,7 +30,7 @@ def check_refused(capsys, content, out, *needles):
     ({"size": 36}, ["key 'size'", "multiple of 8", "use 32"]),
     ({"size": 128}, ["key 'size'", "32 px", "use size = 32"]),
     ({"seeds": []}, ["key 'seeds'"]),
-    ({"scheduler": "dpm"}, ["key 'scheduler'", "fix: use 'ddim', 'euler' or 'lms'"]),
+    ({"scheduler": "dpm"}, ["key 'scheduler'", "fix: use 'ddim', 'euler', 'euler_a', 'lms' or 'model'"]),
     ({"model": "someone/nothing"}, ["revision", "40-hex"]),
     ({"model": "./missing"}, ["key 'model'", "no folder './missing'", "fix:"]),
 ])
@@ -68,7 +68,7 @@ def test_unknown_demo_id(capsys, course, tmp_path):
 
 def test_real_command_line_prints_no_traceback(course, tmp_path, tiny_model):
     write_demo(course, "tiny", tiny_model, steps=0, stepz=3)
-    result = subprocess.run([sys.executable, "-m", "precompute", "--content", str(course), "--out",
+    result = subprocess.run([sys.executable, "-m", "unsmudge.precompute", "--content", str(course), "--out",
                              str(tmp_path / "build")], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr

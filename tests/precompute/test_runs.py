@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from precompute.plan import find_results, plan_runs
-from precompute.spec import VIEWS
-from precompute.spec import load_demo
+from unsmudge.contract import find_results, plan_runs
+from unsmudge.precompute.weights import model_identity
+from unsmudge.contract import VIEWS
+from unsmudge.contract import load_demo
 
 from .conftest import ROOT, precompute, tree_bytes, write_demo
 
@@ -32,7 +33,8 @@ def runs_of(out: Path) -> list[dict]:
 def test_run_folders_follow_the_contract(clean_run):
     content, out, _ = clean_run
     spec = load_demo(content / "demos" / "tiny.toml")
-    planned = {r.key("float32"): r for r in plan_runs("tiny", spec, content)}
+    identity = model_identity(spec, content)
+    planned = {r.key(identity, "float32"): r for r in plan_runs("tiny", spec)}
     assert sorted(p.name for p in out.iterdir()) == sorted(planned)  # nothing else: no temp, no orphans
     for data in runs_of(out):
         run = planned[data["key"]]
@@ -109,7 +111,7 @@ def test_sigma_schedulers(tiny_model, tmp_path, scheduler):
 
 def test_cached_rerun_does_no_model_work(clean_run, monkeypatch, capsys):
     content, out, clean = clean_run
-    import precompute.compute as compute_module
+    import unsmudge.precompute.compute as compute_module
 
     def refuse(*args, **kwargs):
         raise AssertionError("a cached rerun must not compute")
@@ -124,7 +126,7 @@ def test_cached_rerun_never_imports_torch(clean_run):
     content, out, _ = clean_run
     code = (
         "import sys\n"
-        "from precompute.command import main\n"
+        "from unsmudge.precompute.command import main\n"
         f"status = main(['--content', {str(content)!r}, '--out', {str(out)!r}])\n"  # device and dtype auto
         "assert status == 0, status\n"
         "heavy = sorted(m for m in ('torch', 'diffusers', 'transformers', 'accelerate') if m in sys.modules)\n"
@@ -141,7 +143,7 @@ def test_work_without_torch_installed_says_how_to_install_it(clean_run, tmp_path
     code = (
         "import sys\n"
         "sys.modules['torch'] = None  # as if torch were not installed\n"
-        "from precompute.command import main\n"
+        "from unsmudge.precompute.command import main\n"
         f"sys.exit(main(['--content', {str(content)!r}, '--out', {str(tmp_path / 'build')!r}]))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
@@ -171,8 +173,9 @@ def test_dtype_is_in_the_key(clean_run, tmp_path):
     (data,) = runs_of(out)
     assert data["dtype"] == "bfloat16"
     spec = load_demo(content.parent / "bf" / "demos" / "tiny.toml")
-    (run,) = plan_runs("tiny", spec, content.parent / "bf")
-    assert data["key"] == run.key("bfloat16") != run.key("float32")
+    (run,) = plan_runs("tiny", spec)
+    identity = model_identity(spec, content.parent / "bf")
+    assert data["key"] == run.key(identity, "bfloat16") != run.key(identity, "float32")
 
 
 def test_unsmudge_precompute_command_line(clean_run, capsys):

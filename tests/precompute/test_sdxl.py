@@ -9,7 +9,7 @@ from tests.precompute.conftest import precompute, write_demo
 
 @pytest.fixture(scope="module")
 def tiny_sdxl(tmp_path_factory):
-    from precompute.tiny import build_tiny_sdxl_pipeline
+    from tests.tiny import build_tiny_sdxl_pipeline
 
     return build_tiny_sdxl_pipeline(tmp_path_factory.mktemp("models") / "tiny-sdxl")
 

@@ -135,7 +135,7 @@ def test_precompute_is_a_subcommand_whose_module_loads_only_when_asked(monkeypat
             calls.append(args.dtype)
             return 0
 
-    monkeypatch.setitem(sys.modules, "precompute.command", Fake)
+    monkeypatch.setitem(sys.modules, "unsmudge.precompute.command", Fake)
     build_parser(["build"])
     assert calls == []
     assert main(["precompute", "--dtype", "float16"]) == 0

@@ -20,39 +20,11 @@ import torch
 from accelerate import PartialState
 from tqdm.auto import tqdm
 
-from precompute import pipeline as pl
-from precompute.capture import DecodeOutOfMemory, capture
-from precompute.plan import FORMAT_VERSION, Run, model_identity
-from precompute.spec import VIEWS, DemoSpec
-from precompute.store import clean_stale, encode, frame_name, write_run
+from unsmudge.contract import VIEWS, DemoSpec, ModelIdentity, Run, RunRecord, frame_name
+from unsmudge.precompute import pipeline as pl
+from unsmudge.precompute.capture import DecodeOutOfMemory, capture
+from unsmudge.precompute.store import clean_stale, encode, write_run
 from unsmudge.problems import ProblemsFound, display_path
-
-
-def record(run: Run, key: str, spec: DemoSpec, identity: dict, dtype: str, device: torch.device,
-           timesteps: list[int]) -> dict:
-    """run.json, in the order docs/architecture.md shows it."""
-    steps = []
-    for i, t in enumerate(timesteps):
-        entry = {"t": t}
-        for view in VIEWS:
-            entry[view] = frame_name(view, i, spec.frames)
-        steps.append(entry)
-    return {
-        "format_version": FORMAT_VERSION,
-        "key": key,
-        "spec_hash": run.spec_hash,
-        "demo": run.demo,
-        "prompt": run.prompt,
-        "seed": run.seed,
-        "guidance": run.guidance,
-        "model": identity,
-        "scheduler": {"name": spec.scheduler, "timestep_spacing": spec.timestep_spacing, "steps": spec.steps},
-        "size": spec.size,
-        "dtype": dtype,
-        "device": device.type,
-        "frames": spec.frames.model_dump(),
-        "steps": steps,
-    }
 
 
 def cpu_cores() -> int:
@@ -70,7 +42,8 @@ def _device(state: PartialState, name: str) -> torch.device:
     return torch.device(name)
 
 
-def compute(args, demos: dict[str, DemoSpec], todo: list[Run]) -> int:
+def compute(args, demos: dict[str, DemoSpec], todo: list[Run], identities: dict[str, ModelIdentity]) -> int:
+    """Compute `todo`; `identities` names each demo's model (weights.model_identity, hashed once by the plan)."""
     pl.set_quiet()
     if args.device == "auto":
         cpu = pl.resolve_device("auto").type == "cpu"
@@ -95,9 +68,9 @@ def compute(args, demos: dict[str, DemoSpec], todo: list[Run]) -> int:
 
     status = 0
     with state.split_between_processes(todo) as mine:
-        clean_stale(out, keys={r.key(dtype_name) for r in mine})
+        clean_stale(out, keys={r.key(identities[r.demo], dtype_name) for r in mine})
         try:
-            _compute_runs(args, demos, mine, state, device, dtype_name, dtype, content, out)
+            _compute_runs(args, demos, identities, mine, state, device, dtype_name, dtype, content, out)
         except ProblemsFound as err:
             for problem in err.problems:
                 print(f"error: {problem}", file=sys.stderr, flush=True)
@@ -112,9 +85,8 @@ def compute(args, demos: dict[str, DemoSpec], todo: list[Run]) -> int:
     return status
 
 
-def _compute_runs(args, demos, mine: list[Run], state, device, dtype_name, dtype, content, out) -> None:
+def _compute_runs(args, demos, identities, mine: list[Run], state, device, dtype_name, dtype, content, out) -> None:
     loaded_models: dict[tuple, pl.Loaded] = {}
-    identities: dict[str, dict] = {}
     tag = f"[{state.process_index}] " if state.num_processes > 1 else ""
     bar = tqdm(total=len(mine), unit="run", desc=f"{tag}runs", position=2 * state.process_index,
                disable=None, dynamic_ncols=True)
@@ -126,8 +98,6 @@ def _compute_runs(args, demos, mine: list[Run], state, device, dtype_name, dtype
             loaded_models.clear()  # one model in memory at a time
             loaded_models[model_key] = pl.load(spec, content, demo_file, device, dtype)
         loaded = loaded_models[model_key]
-        if run.demo not in identities:
-            identities[run.demo] = model_identity(spec, content)
         pl.use_scheduler(loaded, spec)
         started = time.monotonic()
         steps_bar = tqdm(total=spec.steps, unit="step", desc=f"{tag}{run.demo}: {run.prompt[:30]}", leave=False,
@@ -141,9 +111,9 @@ def _compute_runs(args, demos, mine: list[Run], state, device, dtype_name, dtype
         for view in VIEWS:
             for i, image in enumerate(captured.frames[view]):
                 files[frame_name(view, i, spec.frames)] = encode(image, spec.frames)
-        key = run.key(dtype_name)
-        data = record(run, key, spec, identities[run.demo], dtype_name, device, captured.timesteps)
-        folder = write_run(out, key, data, files)
+        record = RunRecord.new(run, identities[run.demo], type(loaded.pipe.scheduler).__name__, spec, dtype_name,
+                               device.type, captured.timesteps)
+        folder = write_run(out, record, files)
         bar.update()
         if bar.disable:
             print(f"{tag}[{count}/{len(mine)}] {run.demo} '{run.prompt}' seed {run.seed} guidance {run.guidance:g}"

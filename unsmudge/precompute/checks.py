@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from precompute.plan import fast_decoder_folder, model_folder
-from precompute.spec import EMBEDDED, DemoSpec
+from unsmudge.contract import EMBEDDED, DemoSpec
+from unsmudge.precompute.weights import fast_decoder_folder, model_folder
 from unsmudge.problems import Problem, display_path
 
 # Files that hold weights as Python pickles: loading one can run arbitrary code.

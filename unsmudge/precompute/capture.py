@@ -26,7 +26,7 @@ from diffusers.utils.torch_utils import randn_tensor
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # any object with steps, size, negative_prompt will do (the benchmark passes a namespace)
-    from precompute.spec import DemoSpec
+    from unsmudge.contract import DemoSpec
 
 LATENT_RANGE = 2.0  # latent values in [-2, 2] map to [0, 255] in the latent view
 

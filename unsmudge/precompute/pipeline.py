@@ -1,6 +1,6 @@
 """Loading a demo's model as a diffusers pipeline, with the spec's scheduler. Imports torch.
 
-"embedded" is the folder `precompute.plan.embedded_model()`; a local path is a diffusers folder; anything else is
+"embedded" is the folder `weights.embedded_model()`; a local path is a diffusers folder; anything else is
 a hub id with a pinned revision. Weights load only as safetensors (`use_safetensors=True`).
 """
 
@@ -16,16 +16,18 @@ from diffusers import (
     AutoPipelineForText2Image,
     DDIMScheduler,
     DiffusionPipeline,
+    EulerAncestralDiscreteScheduler,
     EulerDiscreteScheduler,
     LMSDiscreteScheduler,
 )
 
-from precompute.checks import FLOW_FIX, PICKLE_FIX, PICKLE_WHY, flow_matching
-from precompute.plan import fast_decoder_folder, model_folder
-from precompute.spec import DemoSpec
+from unsmudge.contract import DemoSpec
+from unsmudge.precompute.checks import FLOW_FIX, PICKLE_FIX, PICKLE_WHY, flow_matching
+from unsmudge.precompute.weights import fast_decoder_folder, model_folder
 from unsmudge.problems import Problem, ProblemsFound
 
-SCHEDULERS = {"ddim": DDIMScheduler, "euler": EulerDiscreteScheduler, "lms": LMSDiscreteScheduler}
+SCHEDULERS = {"ddim": DDIMScheduler, "euler": EulerDiscreteScheduler, "euler_a": EulerAncestralDiscreteScheduler,
+              "lms": LMSDiscreteScheduler}
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
@@ -33,6 +35,7 @@ DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.
 class Loaded:
     pipe: DiffusionPipeline
     scheduler_config: dict  # the model's own scheduler config, from which each demo's scheduler is made
+    scheduler_class: type  # the model's own scheduler class (scheduler = "model")
     fast_decoder: AutoencoderTiny | None = None
 
 
@@ -94,12 +97,12 @@ def load(spec: DemoSpec, content_dir: Path, demo_file: str, device: torch.device
                                          f"cannot load '{spec.fast_decoder}' as an AutoencoderTiny: {_first_line(err)}",
                                          "name a folder saved by `AutoencoderTiny.save_pretrained` (TAESD), "
                                          "or remove fast_decoder")]) from None
-    return Loaded(pipe, dict(pipe.scheduler.config), fast)
+    return Loaded(pipe, dict(pipe.scheduler.config), type(pipe.scheduler), fast)
 
 
 def use_scheduler(loaded: Loaded, spec: DemoSpec) -> None:
     """Swap in the spec's scheduler, made from the model's own scheduler config."""
-    cls = SCHEDULERS[spec.scheduler]
+    cls = loaded.scheduler_class if spec.scheduler == "model" else SCHEDULERS[spec.scheduler]
     loaded.pipe.scheduler = cls.from_config(loaded.scheduler_config, timestep_spacing=spec.timestep_spacing)
 
 

@@ -9,23 +9,13 @@ Torch-free: the cached path imports this module too.
 from __future__ import annotations
 
 import io
-import json
 import os
 import shutil
 from pathlib import Path
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # pydantic stays optional for the benchmark script, which passes a namespace
-    from precompute.spec import Frames
+from unsmudge.contract import RUN_JSON, Frames, RunRecord
 
 TMP_PREFIX = ".tmp-"
-RUN_JSON = "run.json"
-EXTENSIONS = {"webp": "webp", "png": "png", "jpeg": "jpg"}
-
-
-def frame_name(view: str, index: int, frames: Frames) -> str:
-    return f"{view}-{index:03d}.{EXTENSIONS[frames.format]}"
 
 
 def encode(image, frames: Frames) -> bytes:
@@ -44,10 +34,6 @@ def encode(image, frames: Frames) -> bytes:
         image.save(buffer, format="JPEG", quality=frames.quality, optimize=False, progressive=False,
                    subsampling="4:2:0", exif=b"", icc_profile=None)
     return buffer.getvalue()
-
-
-def is_done(out_dir: Path, key: str) -> bool:
-    return (Path(out_dir) / key / RUN_JSON).is_file()
 
 
 def _pid_alive(pid: int) -> bool:
@@ -87,9 +73,8 @@ def _write_bytes(path: Path, data: bytes) -> None:
         handle.write(data)
 
 
-def write_json_atomic(path: Path, data: dict) -> None:
-    """JSON (keys in the order given, one-space indent, final newline) through a temp file and os.replace."""
-    text = json.dumps(data, indent=1, ensure_ascii=False) + "\n"
+def write_text_atomic(path: Path, text: str) -> None:
+    """Text through a temp file, fsync and os.replace: the file is there whole or not at all."""
     temp = path.with_name(f"{TMP_PREFIX}{path.name}-{os.getpid()}")
     with open(temp, "w", encoding="utf-8") as handle:
         handle.write(text)
@@ -98,9 +83,9 @@ def write_json_atomic(path: Path, data: dict) -> None:
     os.replace(temp, path)
 
 
-def write_run(out_dir: Path, key: str, record: dict, files: dict[str, bytes]) -> Path:
+def write_run(out_dir: Path, record: RunRecord, files: dict[str, bytes]) -> Path:
     """Write a run's frames and run.json into place; returns the run folder."""
-    out_dir = Path(out_dir)
+    out_dir, key = Path(out_dir), record.key
     out_dir.mkdir(parents=True, exist_ok=True)
     pid = os.getpid()
     temp = out_dir / f"{TMP_PREFIX}{key}-{pid}"
@@ -109,7 +94,7 @@ def write_run(out_dir: Path, key: str, record: dict, files: dict[str, bytes]) ->
     temp.mkdir()
     for name, data in sorted(files.items()):
         _write_bytes(temp / name, data)
-    write_json_atomic(temp / RUN_JSON, record)  # last: the folder is complete once this exists
+    write_text_atomic(temp / RUN_JSON, record.to_json())  # last: the folder is complete once this exists
     final = out_dir / key
     old = None
     if final.exists():  # --force, or a folder some other tool left without run.json

@@ -1,24 +1,26 @@
-"""`unsmudge precompute` (also `python -m precompute`, `accelerate launch -m precompute`).
+"""`unsmudge precompute` (also `python -m unsmudge.precompute`, `accelerate launch -m unsmudge.precompute`).
 
 Torch-free at import and on the cached path: the CLI imports this module to register the subcommand,
 and a rerun with nothing to do plans the runs, finds every `run.json`, and answers without loading
-torch or a model. Only when work remains is `precompute.compute` (torch, diffusers) imported.
+torch or a model. Only when work remains is `unsmudge.precompute.compute` (torch, diffusers) imported.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from precompute.checks import check_model
-from precompute.plan import Run, find_results, plan_runs
-from precompute.spec import DemoSpec, load_demos
-from precompute.store import clean_stale, is_done
+from unsmudge.contract import DemoSpec, ModelIdentity, Run, RunRecord, find_results, load_demos, plan_runs
+from unsmudge.precompute.checks import check_model
+from unsmudge.precompute.store import TMP_PREFIX, clean_stale
+from unsmudge.precompute.weights import model_identity
 from unsmudge.problems import Problem, ProblemsFound, display_path
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -40,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="recompute runs that are already done")
     parser.add_argument("--processes", type=int, default=1, metavar="N",
                         help="split the runs over N processes (one per GPU, or CPU workers); "
-                             "the same as `accelerate launch --num_processes N -m precompute ...`")
+                             "the same as `accelerate launch --num_processes N -m unsmudge.precompute ...`")
     parser.add_argument("--threads", type=int, default=0, metavar="N",
                         help="CPU threads per process (default: one per core); CPU bytes are reproducible "
                              "for the same thread count")
@@ -49,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m precompute",
+    parser = argparse.ArgumentParser(prog="python -m unsmudge.precompute",
                                      description="Run the course's diffusion demos and keep every step.")
     add_arguments(parser)
     return run(parser.parse_args(argv))
@@ -94,8 +96,18 @@ def fixed_dtype(args) -> str | None:
     return None
 
 
-def plan(args) -> tuple[dict[str, DemoSpec], list[Run], list[Run]]:
-    """(demos, all runs, runs still to do); raises ProblemsFound for bad specs or models."""
+@dataclass
+class Plan:
+    """What precompute will do: the demos, their runs (shared runs once), the model each demo loads."""
+
+    demos: dict[str, DemoSpec]
+    runs: list[Run]
+    todo: list[Run]
+    identities: dict[str, ModelIdentity]
+
+
+def plan(args) -> Plan:
+    """Every run and the runs still to do; raises ProblemsFound for bad specs or models."""
     content = Path(args.content)
     if not (content / "demos").is_dir():
         raise ProblemsFound([Problem(display_path(content), "", "no demos/ folder here",
@@ -114,7 +126,8 @@ def plan(args) -> tuple[dict[str, DemoSpec], list[Run], list[Run]]:
         problems += check_model(content / "demos" / f"{demo_id}.toml", spec, content)
     if problems:
         raise ProblemsFound(problems)
-    runs = [run for demo_id, spec in demos.items() for run in plan_runs(demo_id, spec, content)]
+    identities = {demo_id: model_identity(spec, content) for demo_id, spec in demos.items()}
+    runs = [run for demo_id, spec in demos.items() for run in plan_runs(demo_id, spec)]
     unique: dict[str, Run] = {}
     for run in runs:  # two demos with the same pixels share one folder, computed once, named by the first
         unique.setdefault(run.spec_hash, run)
@@ -124,11 +137,31 @@ def plan(args) -> tuple[dict[str, DemoSpec], list[Run], list[Run]]:
     if args.force:
         todo = list(runs)
     elif dtype is not None:
-        todo = [r for r in runs if not is_done(out, r.key(dtype))]
-    else:  # --dtype auto on --device auto: any finished dtype of the same spec counts as done
+        todo = [r for r in runs if RunRecord.read(out / r.key(identities[r.demo], dtype)) is None]
+    else:  # --dtype auto on --device auto: any finished dtype of the same spec and weights counts as done
         found = find_results(out) if out.is_dir() else {}
-        todo = [r for r in runs if r.spec_hash not in found]
-    return demos, runs, todo
+        todo = [r for r in runs if not any(record.model.digest() == identities[r.demo].digest()
+                                           for _, record in found.get(r.spec_hash, []))]
+    return Plan(demos, runs, todo, identities)
+
+
+def prune_superseded(out: Path, plan: Plan) -> list[Path]:
+    """Remove the runs of planned specs that were made from other weights than the model's current ones,
+    once the current run exists: the build stage, which has no weights, then finds one answer."""
+    found = find_results(out) if out.is_dir() else {}
+    removed = []
+    for run in plan.runs:
+        current = plan.identities[run.demo].digest()
+        results = found.get(run.spec_hash, [])
+        if not any(record.model.digest() == current for _, record in results):
+            continue
+        for folder, record in results:
+            if record.model.digest() != current:
+                aside = folder.with_name(f"{TMP_PREFIX}old-{folder.name}-{os.getpid()}")
+                os.replace(folder, aside)  # gone from the build stage's view at once, deleted after
+                shutil.rmtree(aside, ignore_errors=True)
+                removed.append(folder)
+    return removed
 
 
 def _run(args) -> int:
@@ -136,7 +169,8 @@ def _run(args) -> int:
     if args.processes < 1:
         raise ProblemsFound([Problem("command line", "--processes", f"{args.processes} processes",
                                      "give 1 or more")])
-    demos, runs, todo = plan(args)
+    planned = plan(args)
+    demos, runs, todo = planned.demos, planned.runs, planned.todo
     out = Path(args.out)
     shown_out = display_path(out)
     say(f"precompute: {len(demos)} demo(s), {len(runs)} run(s): {len(todo)} to do, "
@@ -148,17 +182,25 @@ def _run(args) -> int:
     if is_main() and not os.environ.get(CHILD_ENV):
         clean_stale(out)  # temp folders of killed runs (their process is gone)
     if not todo:
+        _prune(out, planned)
         say(f"precompute: everything is cached; results are in {shown_out}/ ({time.monotonic() - started:.1f} s)")
         return 0
     compute = diffusion_stack(len(todo))  # a clear message when torch is missing, on every path
     if args.processes > 1 and not os.environ.get(CHILD_ENV) and "WORLD_SIZE" not in os.environ:
         status = spawn(args)
     else:
-        status = compute(args, demos, todo)
+        status = compute(args, demos, todo, planned.identities)
     if status == 0:
+        _prune(out, planned)
         say(f"precompute: done, {len(todo)} run(s) computed in {time.monotonic() - started:.1f} s; "
             f"results are in {shown_out}/ (one folder per run, each with run.json)")
     return status
+
+
+def _prune(out: Path, planned: Plan) -> None:
+    if is_main() and not os.environ.get(CHILD_ENV):
+        for folder in prune_superseded(out, planned):
+            say(f"  removed {display_path(folder)}: made from earlier weights of its model")
 
 
 STACK = {"torch", "diffusers", "transformers", "accelerate", "safetensors", "PIL", "tqdm", "scipy"}
@@ -167,7 +209,7 @@ STACK = {"torch", "diffusers", "transformers", "accelerate", "safetensors", "PIL
 def diffusion_stack(runs: int):
     """`compute`, which imports torch, diffusers and accelerate: only when work remains."""
     try:
-        from precompute.compute import compute
+        from unsmudge.precompute.compute import compute
     except ModuleNotFoundError as err:
         if (err.name or "").split(".")[0] not in STACK:
             raise
@@ -195,7 +237,7 @@ def _free_port() -> int:
 
 
 def spawn(args) -> int:
-    """Start N copies of `python -m precompute` as one torch.distributed group (what `accelerate launch`
+    """Start N copies of `python -m unsmudge.precompute` as one torch.distributed group (what `accelerate launch`
     or torchrun would set up on one machine), wait for all, stop the rest if one fails."""
     n = args.processes
     if args.device in ("auto", "cuda"):
@@ -210,7 +252,7 @@ def spawn(args) -> int:
     for rank in range(n):
         env = dict(os.environ, MASTER_ADDR="127.0.0.1", MASTER_PORT=port, WORLD_SIZE=str(n), RANK=str(rank),
                    LOCAL_RANK=str(rank), LOCAL_WORLD_SIZE=str(n), **{CHILD_ENV: "1"})
-        children.append(subprocess.Popen([sys.executable, "-m", "precompute", *child_argv(args)], env=env))
+        children.append(subprocess.Popen([sys.executable, "-m", "unsmudge.precompute", *child_argv(args)], env=env))
     status = 0
     try:
         pending = list(children)

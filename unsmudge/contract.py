@@ -1,0 +1,302 @@
+"""The contract between the stages: demo specs, runs and their keys, and the run record (`run.json`).
+
+Owned by neither stage and torch-free: precompute writes what this module describes, the build stage,
+serve, the tests' fakes and the benchmarks read it through the same functions. Layers go one way:
+problems <- contract <- build, precompute (a test fails if an import goes the other way).
+
+- A **demo spec** (`content/demos/<id>.toml`) says what to compute.
+- A **run** is one (demo, prompt, seed, guidance). Its `spec_hash` covers everything written in the spec
+  that shapes its pixels; it does not read the model's weights, so the build stage can find a run's
+  results on a machine that has no weights (a CI checkout of `content/` and `build/`).
+- A run's folder `build/<key>/` is named by `Run.key(model identity, dtype)`: what precompute actually
+  loaded (component files or a pinned hub commit) and the dtype it ran in. New weights, new folder.
+- `run.json` (a `RunRecord`) is written last; a folder counts only when `RunRecord.is_complete` says so:
+  its record is valid and every frame it names is there. Both stages use that one test.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator,
+                      model_validator)
+
+from unsmudge.problems import Problem, ProblemsFound, display_path, key_line, pydantic_problems, toml_problem
+
+# Bump when the capture, the frame layout or run.json changes: old runs are then recomputed, not misread.
+FORMAT_VERSION = 2
+EMBEDDED = "embedded"
+VIEWS = ("image", "prediction", "latent", "forward")  # the frames a run saves at every step
+RUN_JSON = "run.json"
+EXTENSIONS = {"webp": "webp", "png": "png", "jpeg": "jpg"}  # frame format -> file extension
+# "model" keeps the model's own scheduler class (what it was published with)
+SCHEDULER_NAMES = {"ddim": "DDIM", "euler": "Euler", "euler_a": "Euler ancestral", "lms": "LMS",
+                   "model": "the model's own"}
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+COMMIT = re.compile(r"^[0-9a-f]{40}$")
+DEMO_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
+class Frames(BaseModel):
+    """How frames are encoded: part of every run's key."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    format: Literal["webp", "png", "jpeg"] = "webp"
+    quality: int = Field(90, ge=1, le=100)
+
+
+def model_source(model: str, content_dir: Path | None) -> Literal["embedded", "local", "hub"]:
+    """What a spec's `model` names. A path that exists under the content folder is local even when it
+    looks like a hub id ("models/sd15"); "./x", "../x" and absolute paths are always local."""
+    if model == EMBEDDED:
+        return "embedded"
+    if model.startswith((".", "/", "~")) or not HUB_ID.match(model):
+        return "local"
+    if content_dir is not None and (Path(content_dir) / model).exists():
+        return "local"
+    return "hub"
+
+
+class DemoSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: str = Field(min_length=1)
+    description: str = ""
+    # "embedded" (the default model shipped in unsmudge), a local diffusers folder
+    # (relative to the content folder), or a hub id with a pinned 40-hex `revision`.
+    model: str = EMBEDDED
+    revision: str | None = None
+    scheduler: Literal["ddim", "euler", "euler_a", "lms", "model"] = "ddim"
+    timestep_spacing: Literal["trailing", "leading", "linspace"] = "trailing"
+    steps: int = Field(25, ge=1, le=1000)
+    size: int = Field(64, ge=8, le=2048)
+    seeds: list[int] = Field(default=[0], min_length=1)
+    guidance: list[float] = Field(default=[7.5], min_length=1)
+    negative_prompt: str = ""
+    # a local AutoencoderTiny folder used to decode the in-between frames fast (last frame: full VAE)
+    fast_decoder: str | None = None
+    frames: Frames = Frames()
+    prompts: list[str] = Field(min_length=1)
+
+    @field_validator("size")
+    @classmethod
+    def _multiple_of_8(cls, size: int) -> int:
+        if size % 8:
+            raise ValueError(f"size {size} is not a multiple of 8, which the VAE needs; use {size // 8 * 8 or 8}")
+        return size
+
+    @field_validator("prompts")
+    @classmethod
+    def _prompts(cls, prompts: list[str]) -> list[str]:
+        if any(not p.strip() for p in prompts):
+            raise ValueError("a prompt is empty; write words or remove it")
+        if len(set(prompts)) != len(prompts):
+            raise ValueError("a prompt is listed twice; remove the copy")
+        return prompts
+
+    @field_validator("guidance")
+    @classmethod
+    def _guidance(cls, scales: list[float]) -> list[float]:
+        if any(g < 0 for g in scales):
+            raise ValueError("guidance scales must be 0 or more")
+        return scales
+
+    @model_validator(mode="after")
+    def _pinned_revision(self, info: ValidationInfo) -> "DemoSpec":
+        content_dir = (info.context or {}).get("content_dir")
+        if model_source(self.model, content_dir) == "hub":
+            if not self.revision or not COMMIT.match(self.revision):
+                raise ValueError(
+                    f"model '{self.model}' is a hub id, so 'revision' must pin a 40-hex commit "
+                    "(see the model's 'Files and versions' page); for a local folder write './"
+                    f"{self.model}'"
+                )
+        elif self.revision is not None:
+            raise ValueError("'revision' applies only to hub models; remove it")
+        return self
+
+
+def load_demo(path: Path) -> DemoSpec:
+    """Parse and validate one demo spec; raise ProblemsFound naming the file and line or key."""
+    path = Path(path)
+    shown = display_path(path)
+    demo_id = path.stem
+    problems = []
+    if not DEMO_ID.match(demo_id):
+        problems.append(Problem(shown, "", f"demo id '{demo_id}' is not lowercase letters, digits and '-'",
+                                "rename the file, e.g. 'emoji-diffusion.toml'"))
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
+    except OSError as err:
+        raise ProblemsFound([Problem(shown, "", f"cannot read the demo spec ({err.strerror})", "check the path")])
+    except UnicodeDecodeError as err:
+        raise ProblemsFound([Problem(shown, "", f"is not UTF-8 text (byte {err.start})",
+                                     "save the file as UTF-8")]) from None
+    except tomllib.TOMLDecodeError as err:
+        raise ProblemsFound([toml_problem(shown, err, 0, text)])
+    try:
+        spec = DemoSpec.model_validate(data, context={"content_dir": path.parent.parent})
+    except ValidationError as err:
+        problems += pydantic_problems(shown, err, lambda loc: key_line(text, loc))
+    if problems:
+        raise ProblemsFound(problems)
+    return spec
+
+
+def load_demos(content_dir: Path) -> dict[str, DemoSpec]:
+    """Every demo under `content_dir/demos`, by id; all problems of all files reported at once."""
+    demos, problems = {}, []
+    for path in sorted((Path(content_dir) / "demos").glob("*.toml")):
+        try:
+            demos[path.stem] = load_demo(path)
+        except ProblemsFound as err:
+            problems += err.problems
+    if problems:
+        raise ProblemsFound(problems)
+    return demos
+
+
+class ModelIdentity(BaseModel):
+    """What precompute loaded: a hub id at a pinned commit, or a digest of the files a local folder's
+    `model_index.json` selects (configs and the weights actually read)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: str
+    revision: str  # a 40-hex hub commit, or "sha256:<digest>"
+    # "fp16" when the fp16 weight files were read. Not part of the key: a local folder's digest already
+    # covers the files read, and a hub model's fp16 files are its weights rounded as a float16 run rounds them.
+    variant: str | None = None
+    fast_decoder: str | None = None  # "sha256:<digest>" of the fast decoder's files, when the spec names one
+
+    def digest(self) -> str:
+        return hashlib.sha256(f"{self.id}@{self.revision}+{self.fast_decoder}".encode()).hexdigest()
+
+
+class Run(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    demo: str
+    prompt: str
+    seed: int
+    guidance: float
+    spec_hash: str
+
+    def key(self, identity: ModelIdentity, dtype: str) -> str:
+        """The run's folder name: the spec's pixels, the exact weights loaded and the dtype."""
+        return hashlib.sha256(f"{self.spec_hash}:{identity.digest()}:{dtype}".encode()).hexdigest()[:16]
+
+
+def plan_runs(demo_id: str, spec: DemoSpec) -> list[Run]:
+    """All runs of a demo in a fixed order: prompt, then seed, then guidance. Reads no file."""
+    shared = {
+        "format_version": FORMAT_VERSION,
+        "model": spec.model,
+        "revision": spec.revision,
+        "scheduler": spec.scheduler,
+        "timestep_spacing": spec.timestep_spacing,
+        "steps": spec.steps,
+        "size": spec.size,
+        "negative_prompt": spec.negative_prompt,
+        "fast_decoder": spec.fast_decoder,
+        "frames": spec.frames.model_dump(),
+    }
+    runs = []
+    for prompt in spec.prompts:
+        for seed in spec.seeds:
+            for guidance in spec.guidance:
+                shaped = dict(shared, prompt=prompt, seed=seed, guidance=float(guidance))
+                spec_hash = hashlib.sha256(json.dumps(shaped, sort_keys=True).encode()).hexdigest()
+                runs.append(Run(demo=demo_id, prompt=prompt, seed=seed, guidance=float(guidance),
+                                spec_hash=spec_hash))
+    return runs
+
+
+def frame_name(view: str, index: int, frames: Frames) -> str:
+    return f"{view}-{index:03d}.{EXTENSIONS[frames.format]}"
+
+
+class SchedulerRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str  # the spec's name ("ddim", ..., "model")
+    class_name: str  # the diffusers class that ran
+    timestep_spacing: str
+    steps: int
+
+
+class RunRecord(BaseModel):
+    """`run.json`: one finished run. `steps` runs from noise to image; entry i names each view's frame."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    format_version: Literal[FORMAT_VERSION]  # type: ignore[valid-type]
+    key: str
+    spec_hash: str
+    demo: str
+    prompt: str
+    seed: int
+    guidance: float
+    model: ModelIdentity
+    scheduler: SchedulerRecord
+    size: int
+    dtype: str
+    device: str
+    frames: Frames
+    steps: list[dict[str, int | str]] = Field(min_length=2)
+
+    @field_validator("steps")
+    @classmethod
+    def _every_view(cls, steps: list[dict]) -> list[dict]:
+        for entry in steps:
+            if set(entry) != {"t", *VIEWS} or not isinstance(entry["t"], int):
+                raise ValueError(f"a step must have 't' and a frame for each of {', '.join(VIEWS)}")
+            if any(not isinstance(entry[v], str) or "/" in entry[v] or "\\" in entry[v] or entry[v].startswith(".")
+                   for v in VIEWS):
+                raise ValueError("frame names must be plain file names inside the run folder")
+        return steps
+
+    @classmethod
+    def new(cls, run: Run, identity: ModelIdentity, scheduler_class: str, spec: DemoSpec, dtype: str,
+            device: str, timesteps: list[int]) -> "RunRecord":
+        steps = [{"t": t, **{view: frame_name(view, i, spec.frames) for view in VIEWS}}
+                 for i, t in enumerate(timesteps)]
+        return cls(format_version=FORMAT_VERSION, key=run.key(identity, dtype), spec_hash=run.spec_hash,
+                   demo=run.demo, prompt=run.prompt, seed=run.seed, guidance=run.guidance, model=identity,
+                   scheduler=SchedulerRecord(name=spec.scheduler, class_name=scheduler_class,
+                                             timestep_spacing=spec.timestep_spacing, steps=spec.steps),
+                   size=spec.size, dtype=dtype, device=device, frames=spec.frames, steps=steps)
+
+    def to_json(self) -> str:
+        """The file's text: keys in the documented order, one-space indent, final newline."""
+        return json.dumps(self.model_dump(mode="json"), indent=1, ensure_ascii=False) + "\n"
+
+    def frame_files(self) -> list[str]:
+        return [entry[view] for entry in self.steps for view in VIEWS]
+
+    @classmethod
+    def read(cls, folder: Path) -> "RunRecord | None":
+        """The folder's record, or None when run.json is missing, unreadable, of another format, or
+        names a frame that is not there: such a folder does not count, and precompute redoes it."""
+        folder = Path(folder)
+        try:
+            record = cls.model_validate_json((folder / RUN_JSON).read_bytes())
+        except (OSError, ValidationError):
+            return None
+        return record if record.is_complete(folder) else None
+
+    def is_complete(self, folder: Path) -> bool:
+        folder = Path(folder)
+        return folder.name == self.key and all((folder / name).is_file() for name in self.frame_files())
+
+
+def find_results(frames_dir: Path) -> dict[str, list[tuple[Path, RunRecord]]]:
+    """Complete runs in `frames_dir` by spec_hash, folders in name order."""
+    found: dict[str, list[tuple[Path, RunRecord]]] = {}
+    for run_json in sorted(Path(frames_dir).glob(f"*/{RUN_JSON}")):
+        record = RunRecord.read(run_json.parent)
+        if record is not None:
+            found.setdefault(record.spec_hash, []).append((run_json.parent, record))
+    return found

@@ -18,7 +18,7 @@ ROOT = PACKAGE.parent
 
 # what each layer may import from unsmudge (by module name prefix)
 BUILD = ("unsmudge.course", "unsmudge.demos", "unsmudge.diagram", "unsmudge.markdown", "unsmudge.search",
-         "unsmudge.serve", "unsmudge.site", "unsmudge.starter", "unsmudge.theme")
+         "unsmudge.serve", "unsmudge.site", "unsmudge.starter", "unsmudge.theme", "unsmudge.importer")
 ALLOWED = {
     "problems": (),
     "contract": ("unsmudge.problems",),

@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 TORCH  ?= torch==2.13.0
 export HF_HUB_OFFLINE := 1
 
-.PHONY: site test precompute build bench narration model clean
+.PHONY: site test test-packages precompute build bench narration model clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,9 +26,15 @@ precompute: $(VENV)/.installed
 build: $(VENV)/.installed
 	$(BIN)/unsmudge build
 
-## make test: the whole suite (unit, golden-site, invalid input, precompute, model, browser)
-test: $(VENV)/.installed
+## make test: the whole suite (unit, golden-site, invalid input, precompute, model, browser).
+## First the Debian packages it uses: chromium for the browser tests (Playwright drives Debian's, it
+## downloads no browser), the emoji font and CLDR annotations for the embedded model's training pictures.
+TEST_PACKAGES := chromium fonts-noto-color-emoji unicode-cldr-core
+test: test-packages $(VENV)/.installed
 	$(BIN)/python -m pytest -q
+
+test-packages:
+	bash scripts/debian-packages.sh $(TEST_PACKAGES)
 
 ## make bench: the benchmark scripts (see docs/benchmarks.md)
 bench: $(VENV)/.installed

@@ -10,8 +10,6 @@ from __future__ import annotations
 import functools
 import os
 import shutil
-import subprocess
-import sys
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -20,6 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import sync_playwright
 
+from tests.commands import build_in_subprocess
 from tests.fakeframes import fake_frames
 
 HERE = Path(__file__).parent
@@ -36,11 +35,7 @@ def built_site(tmp_path_factory) -> Path:
     frames = tmp / "frames"
     fake_frames(content, frames)
     out = tmp / "root" / "course"
-    env = dict(os.environ, HF_HUB_OFFLINE="1", SOURCE_DATE_EPOCH="315532800")
-    result = subprocess.run(
-        [sys.executable, "-c", "import sys; from unsmudge.cli import main; sys.argv[0] = 'unsmudge'; sys.exit(main())",
-         "build", "--content", str(content), "--frames", str(frames), "--out", str(out)],
-        capture_output=True, text=True, env=env, cwd=tmp)
+    result = build_in_subprocess(content, frames, out, SOURCE_DATE_EPOCH="315532800")
     assert result.returncode == 0, f"unsmudge build failed:\n{result.stdout}\n{result.stderr}"
     assert (out / "index.html").is_file()
     return out
@@ -76,7 +71,8 @@ def server(built_site):
 
 @pytest.fixture
 def served(server) -> list[str]:
-    """The paths the HTTP server has been asked for so far (the list grows as the test goes on)."""
+    """The paths the HTTP server is asked for from now on, in order (the list grows as the test goes on)."""
+    _Handler.served.clear()  # not what earlier tests asked for
     return _Handler.served
 
 

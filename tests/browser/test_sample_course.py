@@ -6,17 +6,17 @@ so this checks the sample course's pages and its flagship demo without running a
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
+from tests.commands import build_in_subprocess
 from tests.fakeframes import fake_frames
-from .test_accessibility import AXE
+
+from .axe import serious_violations
+from .conftest import Watch
 
 CONTENT = Path(__file__).resolve().parents[2] / "content"
 FLAGSHIP = "vae-stable-diffusion.html"
@@ -28,19 +28,13 @@ def sample_site(tmp_path_factory) -> Path:
     frames = tmp / "frames"
     fake_frames(CONTENT, frames)
     out = tmp / "site"
-    env = dict(os.environ, HF_HUB_OFFLINE="1")
-    result = subprocess.run(
-        [sys.executable, "-c", "import sys; from unsmudge.cli import main; sys.argv[0] = 'unsmudge'; sys.exit(main())",
-         "build", "--content", str(CONTENT), "--frames", str(frames), "--out", str(out)],
-        capture_output=True, text=True, env=env, cwd=tmp)
+    result = build_in_subprocess(CONTENT, frames, out)
     assert result.returncode == 0, f"unsmudge build failed:\n{result.stdout}\n{result.stderr}"
     yield out
     shutil.rmtree(tmp, ignore_errors=True)
 
 
 def test_flagship_lesson_and_its_demo_work_from_disk(browser, sample_site):
-    from .conftest import Watch
-
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     watch = Watch(page, sample_site.as_uri() + "/")
@@ -66,18 +60,5 @@ def test_flagship_lesson_and_its_demo_work_from_disk(browser, sample_site):
 ])
 def test_sample_course_has_no_serious_accessibility_violation(browser, sample_site, scheme, width, pages):
     """At 360 px too: what overflows there (diagrams, tables, code) must still be reachable by keyboard."""
-    context = browser.new_context(bypass_csp=True, color_scheme=scheme, viewport={"width": width, "height": 800})
-    page = context.new_page()
-    found = []
-    try:
-        for path in pages:
-            page.goto(sample_site.as_uri() + "/" + path)
-            if path == FLAGSHIP:
-                page.wait_for_selector('#demo-emoji-diffusion[data-state="ready"]')
-            page.add_script_tag(path=str(AXE))
-            result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-            found += [f"{path}: {v['id']} [{v['impact']}] {v['help']}: {[n['target'] for n in v['nodes'][:5]]}"
-                      for v in result["violations"] if v["impact"] in ("serious", "critical")]
-    finally:
-        context.close()
+    found = serious_violations(browser, sample_site.as_uri() + "/", pages, scheme, width)
     assert found == [], "\n".join(found)

@@ -7,6 +7,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from unsmudge.contract import VIEWS
+
 LESSON = "slider-lesson.html"
 DEMO = "#demo-fixture-demo"
 SECOND = "#demo-second-demo"
@@ -197,9 +199,9 @@ def test_frames_are_all_loaded_before_scrubbing(watch, served):
     """Once the slider is ready, scrubbing through every step and view asks the server for nothing."""
     page, root = open_demo(watch)
     expect(root.locator("[data-range]")).to_be_enabled()
-    frames_before = [p for p in served if "/frames/" in p]
     run = picture(root).rsplit("/", 2)[-2]
-    assert len([p for p in frames_before if f"/{run}/" in p]) >= 4 * len(TIMESTEPS)
+    loaded = {p.rsplit("/", 1)[-1] for p in served if f"/frames/{run}/" in p}
+    assert loaded == {f"{view}-{i:03d}.webp" for view in VIEWS for i in range(len(TIMESTEPS))}
     count = len(served)
     rng = root.locator("[data-range]")
     for view in ("Image", "Prediction", "Latent"):

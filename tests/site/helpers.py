@@ -75,7 +75,3 @@ def build(tmp: Path, content: Path, capsys, *extra: str, frames: Path | None = N
     code = main(["build", "--content", str(content), "--frames", str(frames or tmp / "build"),
                  "--out", str(tmp / "site"), *extra])
     return code, capsys.readouterr().err
-
-
-def tree(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}

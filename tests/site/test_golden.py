@@ -1,4 +1,5 @@
-"""The golden site: the fixture course must build to exactly the committed tree.
+"""The golden site: the fixture course, in the default theme (its slider partial and scripts included), must
+build to exactly the committed tree.
 
 After an intended change to the output, regenerate it and review the diff:
     UNSMUDGE_REGEN_GOLDEN=1 pytest tests/site/test_golden.py
@@ -10,7 +11,8 @@ import shutil
 
 import pytest
 
-from tests.site.helpers import EXPECTED, build, fixture_course, tree
+from tests.commands import tree
+from tests.site.helpers import EXPECTED, build, fixture_course
 
 
 def _golden_view(site):
@@ -26,6 +28,7 @@ def test_fixture_course_builds_to_the_golden_tree(tmp_path, capsys):
     code, err = build(tmp_path, content, capsys)
     assert code == 0, err
     actual = _golden_view(tmp_path / "site")
+    assert b"data-filmstrip" in actual["flagship.html"]  # the default slider partial, not a course's own
     if os.environ.get("UNSMUDGE_REGEN_GOLDEN"):
         shutil.rmtree(EXPECTED, ignore_errors=True)
         for name, data in actual.items():

@@ -1,6 +1,7 @@
 """Output rules: same bytes for the same inputs (zip too), the file:// and CSP rules, where it writes,
 and that building never imports torch."""
 
+import json
 import os
 import re
 import subprocess
@@ -8,7 +9,9 @@ import sys
 import zipfile
 from pathlib import Path
 
-from tests.site.helpers import build, fixture_course, mini_course, tree
+from tests.commands import build_in_subprocess, tree
+from tests.fakeframes import fake_frames
+from tests.site.helpers import build, fixture_course, mini_course
 from unsmudge.site import CSP
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -107,28 +110,39 @@ def test_refuses_to_replace_a_folder_it_did_not_build(tmp_path, capsys):
     assert (tmp_path / "site" / "notes.txt").read_text() == "precious"
 
 
-def test_build_never_imports_torch_and_fails_without_traceback(tmp_path):
+def test_build_never_imports_torch_nor_precompute_and_fails_without_traceback(tmp_path):
     content, frames = fixture_course(tmp_path)
     script = (
         "import sys\n"
         "from unsmudge.cli import main\n"
         f"code = main(['build', '--content', {str(content)!r}, '--frames', {str(frames)!r}, "
         f"'--out', {str(tmp_path / 'site')!r}, '--zip', {str(tmp_path / 'c.zip')!r}])\n"
-        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'diffusers', 'transformers'))\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'diffusers', 'transformers')\n"
+        "               or m.startswith('unsmudge.precompute'))\n"
         "print('heavy:', heavy)\n"
         "sys.exit(code)\n"
     )
-    env = dict(os.environ, HF_HUB_OFFLINE="1")
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, env=env)
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
+                          env=dict(os.environ, HF_HUB_OFFLINE="1"))
     assert done.returncode == 0, done.stderr
     assert "heavy: []" in done.stdout
 
     (content / "lessons" / "after.md").write_text("no front matter\n")
-    done = subprocess.run([sys.executable, "-m", "unsmudge.cli", "build", "--content", str(content),
-                           "--frames", str(frames), "--out", str(tmp_path / "site")],
-                          cwd=ROOT, capture_output=True, text=True, env=env)
+    done = build_in_subprocess(content, frames, tmp_path / "site")
     assert done.returncode == 1
     assert "after.md: line 1: no front matter" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_build_needs_no_weights_only_the_frames(tmp_path, capsys):
+    """A CI checkout: the demo names a local model folder that is not there; the frames are in build/."""
+    content, frames = fixture_course(tmp_path, frames=False)
+    spec = content / "demos" / "tiny.toml"
+    spec.write_text(spec.read_text().replace('model = "./model"', 'model = "./missing-model"'))
+    assert 'model = "./missing-model"' in spec.read_text() and not (content / "missing-model").exists()
+    runs = {folder.name for folder in fake_frames(content, frames)}
+    code, err = build(tmp_path, content, capsys)
+    assert code == 0, err
+    assert {p.name for p in (tmp_path / "site" / "frames").iterdir()} == runs and len(runs) == 2
 
 
 def test_forked_workers_give_the_same_site_as_one_process(tmp_path):
@@ -148,16 +162,22 @@ def test_forked_workers_give_the_same_site_as_one_process(tmp_path):
     assert one == two and len(one) > 34
 
 
-def test_the_default_slider_partial_renders_the_demo_contract(tmp_path, capsys):
+def test_the_default_slider_partial_shows_frames_that_exist(tmp_path, capsys):
     content, _ = fixture_course(tmp_path)
-    import shutil
-
-    shutil.rmtree(content / "templates")  # the fixture's own partial aside: the default theme's
     assert build(tmp_path, content, capsys)[0] == 0
-    flagship = (tmp_path / "site" / "flagship.html").read_text()
-    assert '<script type="application/json" id="demo-data-tiny">' in flagship
-    for url in re.findall(r'src="(frames/[^"]+)"', flagship):
-        assert (tmp_path / "site" / url).is_file(), url
+    site = tmp_path / "site"
+    flagship = (site / "flagship.html").read_text()
+    data = re.search(r'<script type="application/json" id="demo-data-tiny">(.*?)</script>', flagship, re.S)[1]
+    runs = json.loads(data)["runs"]
+    assert [run["prompt"] for run in runs] == ["red", "blue"]
+    for run in runs:
+        assert len(run["steps"]) == 4  # 3 steps, then the finished picture
+        for step in run["steps"]:
+            for view in ("image", "prediction", "latent", "forward"):
+                assert (site / step[view]).is_file(), step[view]
+    # the no-JavaScript filmstrip (and the canvas) show the first run's pictures, every step of these few
+    shown = re.findall(r'<img [^>]*src="(frames/[^"]+)"', flagship)
+    assert set(shown) == {step["image"] for step in runs[0]["steps"]}, shown
 
 
 def test_a_zip_inside_the_output_folder_survives_the_swap(tmp_path, capsys):

@@ -1,6 +1,9 @@
 """Small pieces: front matter, key lines, diagrams, markdown features, assets, the starter, the CLI."""
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -100,6 +103,11 @@ def test_assets_get_content_hashed_names_and_course_templates_override(tmp_path)
     assert re.fullmatch(r"assets/js/site\.[0-9a-f]{10}\.js", theme.asset("js/site.js"))
     assert theme.asset("vendor/lunr.LICENSE.txt") == "assets/vendor/lunr.LICENSE.txt"
     assert theme.assets["css/site.css"].data == b"body{}"
+    # a course's partial replaces the theme's, also where a theme template includes it
+    (tmp_path / "partials").mkdir()
+    (tmp_path / "partials" / "demo.html").write_text("the course's slider for {{ demo.id }}")
+    assert Theme(tmp_path).render("partials/demo-slot.html", demo={"missing": False, "id": "d"}).strip() == (
+        "the course's slider for d")
 
 
 def test_lunr_is_vendored_with_its_licence():
@@ -119,9 +127,31 @@ def test_new_writes_a_starter_course_that_builds(tmp_path, capsys):
     assert "the folder exists and is not empty" in capsys.readouterr().err
 
 
-def test_precompute_is_a_subcommand_whose_module_loads_only_when_asked(monkeypatch):
-    import sys
+def test_precompute_is_a_subcommand_whose_module_loads_only_when_asked(tmp_path):
+    """In a fresh interpreter: the CLI and its other commands leave the diffusion stage unimported;
+    `precompute` imports its command module (and still not torch: the arguments alone ask for no work)."""
+    script = (
+        "import sys\n"
+        "from unsmudge.cli import main\n"
+        "stage = lambda: sorted(m for m in sys.modules if m.startswith('unsmudge.precompute') or m == 'torch')\n"
+        "code = main(['new', sys.argv[1]])\n"
+        "print('after new:', stage())\n"
+        "try:\n"
+        "    main(['precompute', '--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('after precompute:', stage())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "course")], capture_output=True,
+                          text=True, env=dict(os.environ, HF_HUB_OFFLINE="1"), timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "after new: []\n" in done.stdout
+    assert "after precompute: ['unsmudge.precompute', " in done.stdout
+    assert "'unsmudge.precompute.command'" in done.stdout and "'torch'" not in done.stdout
+    assert "--processes N" in done.stdout  # the subcommand's own options, from its module
 
+
+def test_the_cli_hands_precompute_its_arguments(monkeypatch):
     calls = []
 
     class Fake:

@@ -1,7 +1,13 @@
-"""Run keys change exactly when the pixels would (plan level: no torch, no model work)."""
+"""Run keys change exactly when the pixels would (plan level: no model work).
+
+A key is `Run.key(identity, dtype)`: the spec's `spec_hash` (`contract.plan_runs`, reads no file) and the
+identity of the files loading reads (`weights.model_identity`).
+"""
 
 from __future__ import annotations
 
+import json
+import shutil
 
 import pytest
 
@@ -24,17 +30,14 @@ def keys(content, demo_id="tiny", dtype="float32"):
 ])
 def test_pixel_shaping_fields_change_every_key(course, tiny_model, field, value):
     before = keys(course)
-    write_demo(course, "tiny", tiny_model, **{field: value, "seeds": [0], "guidance": [7.5]} if field not in
-               ("seeds", "guidance") else {field: value})
+    write_demo(course, "tiny", tiny_model, **{field: value})
     after = keys(course)
-    assert not set(before.values()) & set(after.values())
+    assert len(after) == len(before) and not set(before.values()) & set(after.values())
 
 
-def test_title_description_and_lessons_change_nothing(course, tiny_model):
+def test_title_and_description_change_nothing(course, tiny_model):
     before = keys(course)
     write_demo(course, "tiny", tiny_model, title="Another title", description="new words")
-    (course / "lessons" / "intro.md").write_text("# Intro, rewritten\n\nMore text.\n", encoding="utf-8")
-    (course / "course.toml").write_text('title = "Renamed course"\n', encoding="utf-8")
     assert keys(course) == before
 
 
@@ -51,12 +54,56 @@ def test_demo_id_is_not_in_the_pixels_but_dtype_is(course, tiny_model):
     assert not set(keys(course).values()) & set(keys(course, dtype="bfloat16").values())
 
 
-def test_new_weights_change_the_key(course, tiny_model, tmp_path):
-    import shutil
+@pytest.fixture
+def download(course, tiny_model, tmp_path):
+    """The tiny model laid out as a Stable Diffusion download is: a safety checker and feature extractor named
+    in model_index.json, a model card, hub metadata under .cache/, pickled weights beside the safetensors."""
+    folder = shutil.copytree(tiny_model, tmp_path / "sd")
+    index = json.loads((folder / "model_index.json").read_text())
+    index.update(safety_checker=["stable_diffusion", "StableDiffusionSafetyChecker"],
+                 feature_extractor=["transformers", "CLIPImageProcessor"])
+    (folder / "model_index.json").write_text(json.dumps(index, indent=2))
+    extra = {
+        "README.md": "# A model card\n",
+        ".cache/huggingface/download/unet/diffusion_pytorch_model.safetensors.metadata": "0123abcd\netag\n",
+        "unet/diffusion_pytorch_model.bin": "\x80\x04pickled",
+        "safety_checker/config.json": '{"architectures": ["StableDiffusionSafetyChecker"]}',
+        "safety_checker/model.safetensors": "weights",
+        "feature_extractor/preprocessor_config.json": '{"crop_size": 224}',
+    }
+    for rel, text in extra.items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_text(text)
+    write_demo(course, "tiny", folder)
+    return folder
 
-    copy = shutil.copytree(tiny_model, tmp_path / "tiny-copy")
-    write_demo(course, "tiny", copy)
-    first = set(keys(course).values())
-    (copy / "unet" / "config.json").write_text((copy / "unet" / "config.json").read_text() + " ")
-    assert not first & set(keys(course).values())
 
+@pytest.mark.parametrize("rel", [
+    "README.md",
+    ".cache/huggingface/download/unet/diffusion_pytorch_model.safetensors.metadata",
+    "unet/diffusion_pytorch_model.bin",
+    "safety_checker/config.json",
+    "safety_checker/model.safetensors",
+    "feature_extractor/preprocessor_config.json",
+])
+def test_editing_a_file_loading_does_not_read_keeps_the_key(course, download, rel):
+    before = keys(course)
+    (download / rel).write_text("edited: something else entirely\n")
+    (download / ".cache" / "huggingface" / "new-download.lock").write_text("")
+    assert keys(course) == before
+
+
+@pytest.mark.parametrize("rel", [
+    "model_index.json",
+    "unet/config.json", "unet/diffusion_pytorch_model.safetensors",
+    "vae/config.json", "vae/diffusion_pytorch_model.safetensors",
+    "text_encoder/config.json", "text_encoder/model.safetensors",
+    "tokenizer/vocab.json", "tokenizer/merges.txt",
+    "scheduler/scheduler_config.json",
+])
+def test_editing_a_file_loading_reads_changes_every_key(course, download, rel):
+    before = keys(course)
+    with (download / rel).open("ab") as file:  # one more byte (JSON and safetensors both allow trailing space)
+        file.write(b" ")
+    after = keys(course)
+    assert len(after) == len(before) and not set(before.values()) & set(after.values())

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from unsmudge import __version__
-from unsmudge.problems import ProblemsFound, display_path
+from unsmudge.problems import ProblemsFound, display_path, report
 
 
 def _common(sub: argparse.ArgumentParser) -> None:
@@ -91,11 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(args)
     except ProblemsFound as err:
-        for problem in err.problems:
-            print(problem, file=sys.stderr)
-        count = len(err.problems)
-        written = "; nothing was written." if args.command in ("build", "new") else "."
-        print(f"\n{count} problem{'s' if count != 1 else ''} found{written}", file=sys.stderr)
+        consequence = "nothing was written" if args.command in ("build", "new") else ""
+        print(report(err.problems, consequence), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

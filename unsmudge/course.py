@@ -28,6 +28,20 @@ class Track(Strict):
     description: str = ""
 
 
+class MathSettings(Strict):
+    # \name -> its TeX, in every formula of the course: E = "\\mathbb{E}" makes \E a blackboard E
+    macros: dict[str, str] = {}
+
+    @field_validator("macros")
+    @classmethod
+    def _names(cls, macros: dict[str, str]) -> dict[str, str]:
+        for name in macros:
+            if not re.fullmatch(r"[A-Za-z]+", name):
+                raise ValueError(f"macro name '{name}' must be letters only, without the backslash "
+                                 "(write E = \"\\\\mathbb{E}\" for \\E)")
+        return macros
+
+
 class CourseFile(Strict):
     title: str = Field(min_length=1)
     description: str = ""
@@ -35,6 +49,7 @@ class CourseFile(Strict):
     language: str = "en"
     lessons: list[str] = Field(min_length=1)
     tracks: list[Track] = Field(min_length=1)
+    math: MathSettings = MathSettings()
 
     @field_validator("base_url")
     @classmethod
@@ -109,6 +124,10 @@ def _load_course_file(root: Path, problems: list[Problem]) -> CourseFile | None:
     shown = display_path(path)
     try:
         text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        problems.append(Problem(shown, "", f"the course file is not UTF-8 text ({err.reason} at byte {err.start})",
+                                "save it as UTF-8"))
+        return None
     except OSError:
         problems.append(Problem(shown, "", "the course file is missing",
                                 "create it (see docs/authoring.md) or pass --content DIR"))

@@ -18,14 +18,16 @@ from urllib.parse import unquote, urlsplit
 import markdown
 from markdown.treeprocessors import Treeprocessor
 
-from unsmudge import diagram
+from unsmudge import diagram, formulas
 from unsmudge.course import Lesson
+from unsmudge.formulas import Formula
 from unsmudge.problems import Problem, display_path
 
 DEMO_MARK = re.compile(r'<div data-unsmudge-demo="([^"]*)"></div>')
 SCROLLABLE_PRE = '<div class="highlight"><pre tabindex="0">'
 IDS = re.compile(r'\bid="([^"]+)"')
 FENCE_LANGUAGE = re.compile(r"^[ \t]*(?:```|~~~)[`~]*[ \t]*\{?\.?([\w+#-]+)", re.M)
+FORMULA_MARK = re.compile(r'<unsmudge-formula n="(\d+)"></unsmudge-formula>')
 
 
 @dataclass
@@ -35,6 +37,8 @@ class Converted:
     ids: set[str]
     demos: list[str]  # demo ids in order of appearance
     text: str  # plain text for the search index
+    has_math: bool
+    math_styles: set[str]  # inline styles of its formulas, as classes (formulas.stylesheet_rules)
     # links with a fragment, checked once every page is converted: (target lesson, fragment, link, line)
     anchors: list[tuple[str, str, str, str]] = field(default_factory=list)
 
@@ -48,6 +52,23 @@ def _demo_fence(source, language, class_name, options, md, **kwargs) -> str:
 
 def _pipeline_fence(source, language, class_name, options, md, **kwargs) -> str:
     return diagram.render(source)
+
+
+class FormulaMarks(Treeprocessor):
+    """Takes each formula arithmatex found out of the tree, leaving a mark where its MathML goes."""
+
+    def run(self, root: etree.Element) -> None:
+        found = self.md.unsmudge_formulas
+        for element in root.iter():
+            if element.get("class") == "arithmatex" and element.tag in ("span", "div"):
+                display = element.tag == "div"
+                text = element.text or ""  # arithmatex wraps it as \(...\) or \[...\] and escapes blocks
+                tex = html_lib.unescape(text[2:-2]) if display else text[2:-2]
+                tail = element.tail
+                element.clear()
+                element.tag, element.tail = "unsmudge-formula", tail
+                element.set("n", str(len(found)))
+                found.append(Formula(tex.strip(), display))
 
 
 class LinkRules(Treeprocessor):
@@ -69,20 +90,23 @@ class LinkRules(Treeprocessor):
 
 
 class LessonRenderer:
-    def __init__(self, content_dir: Path, lesson_ids: set[str]):
+    def __init__(self, content_dir: Path, lesson_ids: set[str], macros: dict[str, str] | None = None):
         self.content_dir = Path(content_dir).resolve()
+        self.macros = macros or {}
         self.lessons_dir = self.content_dir / "lessons"
         self.lesson_ids = lesson_ids
         self.md = markdown.Markdown(
             extensions=[
                 "attr_list", "footnotes", "md_in_html", "tables", "toc", "admonition",
-                "pymdownx.details", "pymdownx.highlight", "pymdownx.superfences", "pymdownx.tabbed",
+                "pymdownx.arithmatex", "pymdownx.details", "pymdownx.highlight", "pymdownx.superfences", "pymdownx.tabbed",
             ],
             extension_configs={
                 "toc": {"permalink": "¶", "permalink_title": "Link to this section", "toc_depth": "2-3"},
                 # CSS classes, not inline styles: the CSP forbids inline styles
                 "pymdownx.highlight": {"use_pygments": True, "css_class": "highlight", "noclasses": False},
                 "pymdownx.tabbed": {"alternate_style": True},
+                # $...$, \(...\), $$...$$, \[...\] and \begin{env}: the syntax of Material for MkDocs
+                "pymdownx.arithmatex": {"generic": True},
                 "pymdownx.superfences": {"custom_fences": [
                     {"name": "demo", "class": "demo", "format": _demo_fence},
                     {"name": "pipeline", "class": "pipeline", "format": _pipeline_fence},
@@ -90,6 +114,7 @@ class LessonRenderer:
             },
             output_format="html",
         )
+        self.md.treeprocessors.register(FormulaMarks(self.md), "unsmudge-formulas", 15)  # after inline (20)
         self.md.treeprocessors.register(LinkRules(self.md, self), "unsmudge-links", 1)
 
     def warm(self, lessons) -> None:
@@ -107,13 +132,28 @@ class LessonRenderer:
     def convert(self, lesson) -> tuple[Converted, list[Problem]]:
         self.lesson, self.problems, self.anchors = lesson, [], []
         self.md.reset()
-        self.md.unsmudge_demos = []
+        self.md.unsmudge_demos, self.md.unsmudge_formulas = [], []
         # code scrolls sideways on a narrow screen, so keyboard users must be able to focus it
         html = self.md.convert(lesson.body).replace('<div class="highlight"><pre>', SCROLLABLE_PRE)
+        html, styles = self._typeset(html, self.md.unsmudge_formulas)
         toc = [{"level": t["level"], "id": t["id"], "name": t["name"]} for t in _flatten(self.md.toc_tokens)]
         ids = set(IDS.findall(html))
-        converted = Converted(html, toc, ids, list(self.md.unsmudge_demos), _plain_text(html), self.anchors)
+        converted = Converted(html, toc, ids, list(self.md.unsmudge_demos), _plain_text(html),
+                              bool(self.md.unsmudge_formulas), styles, self.anchors)
         return converted, self.problems
+
+    def _typeset(self, html: str, found: list[Formula]) -> tuple[str, set[str]]:
+        """The page's formulas as MathML in place of their marks; a formula Temml rejects is a problem."""
+        if not found:
+            return html, set()
+        typeset = formulas.typeset(found, self.macros)
+        for index, message in sorted(typeset.errors.items()):
+            tex = found[index].tex
+            self._problem(tex.split("\n")[0].strip(), f"formula ${_shorten(tex)}$ cannot be typeset: {message}",
+                          "fix the TeX (Temml's supported functions: https://temml.org/docs/en/supported), "
+                          "or define the macro under [math.macros] in course.toml")
+            typeset.html[index] = f'<code class="math-error">{html_lib.escape(tex)}</code>'
+        return FORMULA_MARK.sub(lambda m: typeset.html[int(m[1])], html), typeset.styles
 
     def _problem(self, written: str, message: str, fix: str) -> None:
         self.problems.append(Problem(display_path(self.lesson.path), line_of(self.lesson, written), message, fix))
@@ -195,6 +235,11 @@ def check_anchors(path_of: dict[str, Path], converted: dict[str, Converted]) -> 
                     "use one of its heading ids: " + (", ".join(t["id"] for t in converted[target_id].toc)
                                                       or "(it has no headings)")))
     return problems
+
+
+def _shorten(tex: str, limit: int = 60) -> str:
+    flat = " ".join(tex.split())
+    return flat if len(flat) <= limit else flat[:limit - 3] + "..."
 
 
 def _flatten(tokens: list[dict]) -> list[dict]:

@@ -24,13 +24,26 @@ class Problem:
         text = f"{place}: {self.message}"
         return f"{text}\n    fix: {self.fix}" if self.fix else text
 
+    def sort_key(self) -> tuple:
+        """By file, then place with numbers compared as numbers ("line 6" before "line 17")."""
+        place = tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", self.where))
+        return self.file, place, self.message, self.fix
+
 
 class ProblemsFound(Exception):
     """Raised once, after gathering, with every problem found."""
 
     def __init__(self, problems: list[Problem]):
-        self.problems = sorted(set(problems))
+        self.problems = sorted(set(problems), key=Problem.sort_key)
         super().__init__("\n".join(str(p) for p in self.problems))
+
+
+def report(problems: list[Problem], consequence: str = "") -> str:
+    """The one way problems are shown, in the terminal and in the preview: each with its place and fix,
+    then how many there are and, when given, what that means ("nothing was written")."""
+    count = len(problems)
+    summary = f"{count} problem{'s' if count != 1 else ''} found" + (f"; {consequence}." if consequence else ".")
+    return "\n".join(str(p) for p in problems) + f"\n\n{summary}"
 
 
 def display_path(path: Path) -> str:
@@ -89,16 +102,32 @@ def toml_problem(shown: str, err: ValueError, offset: int, text: str) -> Problem
     return Problem(shown, where, f"invalid TOML: {message}", "fix the TOML syntax")
 
 
+_HEADER = re.compile(r"\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+
+
 def key_line(text: str, loc: tuple, offset: int = 0) -> int | None:
-    """The line that sets `loc` (a key path such as ('narration', 'audio')); tomllib keeps no positions."""
+    """The line that sets `loc` (a key path such as ('narration', 'audio')); tomllib keeps no positions.
+    A table header names one or more levels at once (`[math.macros]`); the deepest line found wins."""
     lines = text.splitlines()
-    start, found = 0, None
-    for depth, part in enumerate(p for p in loc if isinstance(p, str)):
-        key = re.escape(part)
-        pattern = rf"\s*(\[\[?{key}\]\]?\s*$|{key}\s*=)" if depth == 0 else rf"\s*{key}\s*="
+    parts = [p for p in loc if isinstance(p, str)]
+    start, found, depth = 0, None, 0
+    while depth < len(parts):
+        assignment = re.compile(rf"""\s*(["']?){re.escape(parts[depth])}\1\s*=""")
         for number in range(start, len(lines)):
-            if re.match(pattern, lines[number]):
-                start, found = number + 1, number + 1
+            header = _HEADER.match(lines[number])
+            if header:
+                names = [name.strip().strip("\"'") for name in header[1].split(".")]
+                if names[:depth + 1] != parts[:depth + 1]:
+                    continue
+                deeper = depth + 1
+                while deeper < len(names) and deeper < len(parts) and names[deeper] == parts[deeper]:
+                    deeper += 1
+                if deeper < len(names) and deeper < len(parts):
+                    continue  # a sub-table beside the path
+                start, found, depth = number + 1, number + 1, deeper
+                break
+            if assignment.match(lines[number]):
+                start, found, depth = number + 1, number + 1, depth + 1
                 break
         else:
             break

@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from unsmudge.problems import Problem, ProblemsFound
+from unsmudge.problems import Problem, ProblemsFound, report
 from unsmudge.site import CSP, Builder, Options
 from unsmudge.theme import default_theme
 
@@ -66,7 +66,7 @@ class Preview:
             self.files = builder.gather()
             self.builder, self.error, self.search_stale = builder, None, False
         except ProblemsFound as err:
-            self.error = str(err)
+            self.error = report(err.problems)
         self._announce(f"rebuilt the site in {(time.perf_counter() - started) * 1000:.0f} ms")
 
     def update(self) -> None:
@@ -89,7 +89,7 @@ class Preview:
                     return self.rebuild()
                 pages.update(result)
         except ProblemsFound as err:
-            self.error = str(err)
+            self.error = report(err.problems)
             return self._announce("the course has problems")
         self.search_stale = True  # the pages are in self.files already: it is the builder's dict
         self._announce(f"re-rendered {', '.join(pages)} in {(time.perf_counter() - started) * 1000:.0f} ms")

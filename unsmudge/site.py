@@ -18,12 +18,15 @@ from pathlib import Path
 import jinja2
 from pydantic import ValidationError
 
+from unsmudge import formulas
 from unsmudge.course import CourseFile, Lesson, load_lesson, read_course
 from unsmudge.markdown import DEMO_MARK, Converted, LessonRenderer, check_anchors, line_of
 from unsmudge.problems import Problem, ProblemsFound, display_path
 from unsmudge.search import search_script
 from unsmudge.theme import Theme
 
+MATH_ASSETS = "math/"  # the theme's static/math/: only in a site with formulas
+MATH_STYLESHEET = "math/math.css"
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "media-src 'self'")
 DEFAULT_EPOCH = 315532800  # 1980-01-01, the earliest date a zip entry can hold
@@ -60,7 +63,8 @@ class Builder:
         self.tracks = [{"track": t, "lessons": [l for l in self.course.lessons if l.meta.track == t.id]}
                        for t in self.course.config.tracks]
         self.theme = Theme(self.content / "templates")
-        self.renderer = LessonRenderer(self.content, set(self.course.by_id) | self.course.unreadable)
+        self.renderer = LessonRenderer(self.content, set(self.course.by_id) | self.course.unreadable,
+                                       self.course.config.math.macros)
         self.converted: dict[str, Converted] = {}
         for lesson, (converted, found) in zip(self.course.lessons, self._convert_all()):
             self.converted[lesson.id] = converted
@@ -79,6 +83,7 @@ class Builder:
         if problems:
             raise ProblemsFound(problems)
         self.search_url = self.theme.add_asset("search-index.js", self.search_index())
+        self.math_styles = self._math_stylesheet()
         files: dict[str, bytes | Path] = {}
         try:
             for lesson in self.course.lessons:
@@ -104,7 +109,8 @@ class Builder:
         global _BUILDER
         lessons = self.course.lessons
         jobs = min(self.options.jobs or _cpus(), len(lessons) // MIN_PER_JOB)
-        if jobs < 2 or sys.platform != "linux":  # fork is safe on Linux; elsewhere convert in-process
+        # fork is safe on Linux, but not once this process has started V8 for formulas (an earlier build)
+        if jobs < 2 or sys.platform != "linux" or formulas.engine_running():
             return [self.renderer.convert(lesson) for lesson in lessons]
         import multiprocessing  # only here: imports are most of a small build's fixed cost
 
@@ -118,6 +124,18 @@ class Builder:
                 return first + rest.get()
         finally:
             _BUILDER = None
+
+    def _math_stylesheet(self) -> set[str] | None:
+        """The theme's math stylesheet plus a rule per inline style of the formulas; the math assets
+        (stylesheet and fonts) are left out of a site without formulas. Returns the styles covered."""
+        if not any(c.has_math for c in self.converted.values()):
+            for rel in [rel for rel in self.theme.assets if rel.startswith(MATH_ASSETS)]:
+                del self.theme.assets[rel]
+            return None
+        styles = set().union(*(c.math_styles for c in self.converted.values()))
+        base = self.theme.assets[MATH_STYLESHEET].data
+        self.theme.add_asset(MATH_STYLESHEET, base + formulas.stylesheet_rules(styles).encode())
+        return styles
 
     def _demos_used(self) -> dict[str, list[tuple[str, str]]]:
         used: dict[str, list[tuple[str, str]]] = {}
@@ -150,7 +168,7 @@ class Builder:
     def _context(self) -> dict:
         course = self.course
         return {"course": course.config, "lessons": course.lessons, "tracks": self.tracks, "csp": CSP,
-                "search_url": self.search_url, "lesson": None, "has_live_demo": False}
+                "search_url": self.search_url, "lesson": None, "has_live_demo": False, "has_math": False}
 
     def _page(self, template: str, **extra) -> bytes:
         return self.theme.render(template, **{**self._context(), **extra}).encode()
@@ -170,7 +188,8 @@ class Builder:
             "lesson.html", page_title=f"{lesson.meta.title} · {course.config.title}", lesson=lesson,
             meta=lesson.meta, body=body, toc=converted.toc, prev=prev, next=following, read_next=read_next,
             prerequisites=[course.by_id[i] for i in lesson.meta.prerequisites],
-            track=course.track(lesson.meta.track), has_live_demo=any(not d.missing for d in demos))
+            track=course.track(lesson.meta.track), has_live_demo=any(not d.missing for d in demos),
+            has_math=converted.has_math)
 
     def _demo_html(self, demo) -> str:
         return self.theme.render("partials/demo-slot.html", demo=demo)
@@ -188,6 +207,8 @@ class Builder:
         converted, problems = self.renderer.convert(lesson)
         if converted.toc != self.converted[lesson.id].toc or converted.demos != self.converted[lesson.id].demos:
             return None  # other lessons' anchors or the demo set may depend on it
+        if converted.has_math and (self.math_styles is None or not converted.math_styles <= self.math_styles):
+            return None  # the site's math stylesheet lacks a rule it needs
         # the edited lesson's own anchors, checked against the other pages as last built
         problems += check_anchors({lesson.id: lesson.path}, {**self.converted, lesson.id: converted})
         if problems:

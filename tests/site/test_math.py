@@ -1,0 +1,158 @@
+"""Formulas typeset at build time: a corpus of ML formulas (tests/fixtures/math) renders whole, numbers and
+references are written into the page, no inline style or script reaches it, and a formula the renderer
+rejects is a problem naming its file and line."""
+
+from __future__ import annotations
+
+import html
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.commands import build_in_subprocess, tree
+from tests.site.helpers import build, mini_course
+
+CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "math"
+DELIMITERS = re.compile(r"\$\$?[^$\s][^$]*\$|\\\(|\\\[|\\begin\{")
+
+
+@pytest.fixture(scope="module")
+def corpus_site(tmp_path_factory) -> dict[str, bytes]:
+    tmp = tmp_path_factory.mktemp("math")
+    result = build_in_subprocess(CORPUS, tmp / "frames", tmp / "site")
+    assert result.returncode == 0, result.stderr
+    return tree(tmp / "site")
+
+
+def visible_text(page: str) -> str:
+    """The page's text outside code, MathML and tags: what a reader sees as words."""
+    page = re.sub(r"<(code|math|pre)\b.*?</\1>", " ", page, flags=re.S)
+    return html.unescape(re.sub(r"<[^>]+>", " ", page))
+
+
+def test_every_formula_of_the_corpus_is_typeset(corpus_site):
+    source = (CORPUS / "lessons" / "formulas.md").read_text(encoding="utf-8")
+    page = corpus_site["formulas.html"].decode()
+    typeset = len(re.findall(r"<math\b", page)) + len(re.findall(r'class="tml-ref', page))
+    # one per delimiter pair in the source, outside code spans
+    written = len(DELIMITERS.findall(re.sub(r"`[^`]*`", "", source.split("+++", 2)[2])))
+    assert typeset >= 150 and typeset == written
+    assert "arithmatex" not in page.replace("with arithmatex", "")
+    assert DELIMITERS.search(visible_text(page)) is None
+    assert re.search(r"\\[A-Za-z]{2,}", visible_text(page)) is None, "raw TeX left on the page"
+    assert 'class="math-error"' not in page
+
+
+def test_numbers_and_references_are_written_into_the_page(corpus_site):
+    page = corpus_site["formulas.html"].decode()
+    numbers = re.findall(r'<span class="tml-eqn">\((\d+)\)</span>', page)
+    assert numbers == [str(n) for n in range(1, len(numbers) + 1)] and len(numbers) >= 5
+    # \eqref{eq:marginal} is the second numbered equation; \ref gives the number alone
+    assert '<a href="#eqmarginal" class="tml-ref tml-eqref">(2)</a>' in page
+    assert '<a href="#eqmarginal" class="tml-ref">2</a>' in page
+    assert '<a href="#eqforward-step" class="tml-ref tml-eqref">(1)</a>' in page
+    assert 'id="eqmarginal"' in page
+    assert '<mtext class="tml-tag">(DDIM)</mtext>' in page
+
+
+def test_no_inline_style_and_every_style_class_has_its_rule(corpus_site):
+    page = corpus_site["formulas.html"].decode()
+    assert " style=" not in page
+    stylesheet = next(v for k, v in corpus_site.items() if re.fullmatch(r"assets/math/math\.\w+\.css", k)).decode()
+    used = set(re.findall(r"\bm-[0-9a-f]{8}\b", page))
+    assert used and all(f".{name}{{" in stylesheet for name in used)
+    assert f'href="{next(k for k in corpus_site if k.startswith("assets/math/math."))}"' in page
+
+
+def test_the_math_assets_ship_with_the_site_and_no_script_does_math(corpus_site):
+    assert "assets/math/latinmodern-math.woff2" in corpus_site and "assets/math/Temml.woff2" in corpus_site
+    stylesheet = next(v for k, v in corpus_site.items() if k.startswith("assets/math/math.")).decode()
+    fonts = re.findall(r"src: url\('([^']+)'\)", stylesheet)
+    assert fonts == ["Temml.woff2", "latinmodern-math.woff2"]
+    assert all(f"assets/math/{font}" in corpus_site for font in fonts)
+    page = corpus_site["formulas.html"].decode()
+    scripts = re.findall(r'<script src="([^"]+)"', page)
+    assert all(re.fullmatch(r"assets/js/site\.\w+\.js", s) for s in scripts)
+    assert not any(b"temml" in data.lower() for name, data in corpus_site.items() if name.endswith(".js"))
+
+
+def test_a_site_without_formulas_has_no_math_assets(tmp_path, capsys):
+    content = mini_course(tmp_path)
+    code, err = build(tmp_path, content, capsys)
+    assert code == 0, err
+    files = tree(tmp_path / "site")
+    assert not any(name.startswith("assets/math/") for name in files)
+    assert b"math" not in files["one.html"]
+
+
+def test_only_pages_with_formulas_load_the_math_stylesheet(tmp_path, capsys):
+    content = mini_course(tmp_path, **{"lessons/two.md": '+++\ntitle = "Two"\nmodule = 2\ntrack = "t"\n+++\n'
+                                                         "Softmax: $e^{z_i} / \\sum_j e^{z_j}$.\n"})
+    code, err = build(tmp_path, content, capsys)
+    assert code == 0, err
+    assert b"assets/math/math." in (tmp_path / "site" / "two.html").read_bytes()
+    assert b"assets/math/" not in (tmp_path / "site" / "one.html").read_bytes()
+
+
+def test_course_macros_apply_to_every_formula(tmp_path, capsys):
+    content = mini_course(tmp_path, **{"lessons/two.md": '+++\ntitle = "Two"\nmodule = 2\ntrack = "t"\n+++\n'
+                                                         "An expectation: $\\E[x]$.\n"})
+    course = content / "course.toml"
+    course.write_text(course.read_text() + '[math.macros]\nE = "\\\\mathbb{E}"\n')
+    code, err = build(tmp_path, content, capsys)
+    assert code == 0, err
+    assert "<mi>𝔼</mi>" in (tmp_path / "site" / "two.html").read_text()
+
+
+LESSON = '+++\ntitle = "Two"\nmodule = 2\ntrack = "t"\n+++\nFirst line.\n\n{body}\n'
+
+
+@pytest.mark.parametrize("body, expected", [
+    ("Here: $\\frac{1}{2$ and more.",
+     ["lessons/two.md: line 8", "formula $\\frac{1}{2$ cannot be typeset", "expected '}'"]),
+    ("$$\n\\undefinedthing x\n$$",
+     ["lessons/two.md: line 9", "cannot be typeset", "\\undefinedthing", "[math.macros]"]),
+    ("See $\\eqref{eq:nowhere}$.",
+     ["lessons/two.md: line 8", "no numbered equation on this page has the label"]),
+])
+def test_a_formula_the_renderer_rejects_is_a_problem(tmp_path, capsys, body, expected):
+    content = mini_course(tmp_path, **{"lessons/two.md": LESSON.format(body=body)})
+    code, err = build(tmp_path, content, capsys)
+    assert code == 1 and not (tmp_path / "site").exists()
+    for text in expected:
+        assert text in err
+    assert "Traceback" not in err
+
+
+def test_a_macro_name_with_a_backslash_is_a_problem_at_its_line(tmp_path, capsys):
+    content = mini_course(tmp_path)
+    course = content / "course.toml"
+    course.write_text(course.read_text() + '[math.macros]\n"\\\\E" = "\\\\mathbb{E}"\n')
+    code, err = build(tmp_path, content, capsys)
+    assert code == 1
+    assert "course.toml: line 6, key 'math.macros'" in err and "letters only" in err
+
+
+def test_two_builds_give_the_same_bytes(tmp_path):
+    first = build_in_subprocess(CORPUS, tmp_path / "frames", tmp_path / "a")
+    second = build_in_subprocess(CORPUS, tmp_path / "frames", tmp_path / "b")
+    assert first.returncode == second.returncode == 0
+    assert tree(tmp_path / "a") == tree(tmp_path / "b")
+
+
+def test_a_second_build_in_one_process_converts_without_forking(tmp_path):
+    """V8 does not survive fork: once a build started it, later builds convert in-process (and finish)."""
+    ids = ", ".join(f'"l{n:02d}"' for n in range(40))
+    (tmp_path / "course.toml").write_text(f'title = "C"\nlessons = [{ids}]\n[[tracks]]\nid = "t"\ntitle = "T"\n')
+    for n in range(40):
+        path = tmp_path / "lessons" / f"l{n:02d}.md"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(f'+++\ntitle = "L{n}"\nmodule = {n}\ntrack = "t"\n+++\n$x_{{{n}}}$\n')
+    code = ("from unsmudge.site import Builder, Options\n"
+            f"for _ in range(2): Builder(Options(content={str(tmp_path)!r}, jobs=2)).gather()\n"
+            "print('done')\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip() == "done", result.stderr

@@ -1,0 +1,162 @@
+"""Formulas: the TeX in lessons, typeset to MathML when the site is built.
+
+Temml (vendored: unsmudge/vendor/temml.min.js) runs in V8 through mini-racer, which is started only when
+a page has a formula, once per process. Its MathML is laid out by the browser with the Latin Modern Math
+font the theme ships (`static/math/`), read out by screen readers, and printed: no script on the page.
+What Temml leaves to a script in the browser is done here instead, page by page:
+- equation numbers are written into the page (Temml counts them with a CSS counter);
+- `\\ref` and `\\eqref` get their numbers, and one naming a label the page lacks is a problem;
+- inline styles become classes (the page's CSP forbids inline styles); the rules go into the site's
+  math stylesheet (`stylesheet_rules`).
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+TEMML = Path(__file__).parent / "vendor" / "temml.min.js"
+# MathJax (what Material for MkDocs and Jupyter render with) accepts these; Temml does not
+COMPATIBLE_MACROS = {"\\mbox": "\\text{#1}"}
+# one JS call per page: [[tex, display], ...] -> [[true, mathml] | [false, message], ...]
+TYPESET_PAGE = """function typesetPage(formulas, macros) {  // JSON in and out: one crossing each way
+  return JSON.stringify(JSON.parse(formulas).map(function (f) {
+    try {
+      return [true, temml.renderToString(f[0], {displayMode: f[1], throwOnError: true, trust: false,
+                                                macros: Object.assign({}, macros)})];
+    } catch (err) {
+      return [false, String(err.message || err)];
+    }
+  }));
+}"""
+
+
+@dataclass(frozen=True)
+class Formula:
+    tex: str
+    display: bool
+
+
+@dataclass
+class Typeset:
+    """A page's formulas typeset: MathML (or the renderer's message) per formula, and the styles used."""
+
+    html: list[str]
+    errors: dict[int, str]  # formula index -> what went wrong
+    styles: set[str]
+
+
+_engine = None  # (pid, MiniRacer) once this process has started V8
+
+
+def engine_running() -> bool:
+    """True when this process has started V8: forking then would hand the children a broken engine."""
+    return _engine is not None
+
+
+def _context():
+    global _engine
+    if _engine is None or _engine[0] != os.getpid():
+        from py_mini_racer import MiniRacer  # only when a page has math: V8 costs ~0.3 s to start
+
+        context = MiniRacer()
+        context.eval(TEMML.read_text(encoding="utf-8"))
+        context.eval(TYPESET_PAGE)
+        atexit.register(context.close)  # an open context keeps the interpreter from exiting
+        _engine = (os.getpid(), context)
+    return _engine[1]
+
+
+def typeset(formulas: list[Formula], macros: dict[str, str]) -> Typeset:
+    """Typeset one page's formulas in order: numbers, references and style classes included."""
+    if not formulas:
+        return Typeset([], {}, set())
+    known = {**COMPATIBLE_MACROS, **{f"\\{name}": body for name, body in macros.items()}}
+    results = json.loads(_context().call("typesetPage", json.dumps([[f.tex, f.display] for f in formulas]), known))
+    html = [text if ok else "" for ok, text in results]
+    # Temml's message, first line: "Undefined control sequence: \\foo at position 7"
+    errors = {i: text.removeprefix("ParseError: ").split("\n")[0].strip().rstrip(":")
+              for i, (ok, text) in enumerate(results) if not ok}
+    errors.update(_number_equations(html))
+    styles: set[str] = set()
+    html = [_styles_to_classes(text, styles) for text in html]
+    for i, formula in enumerate(formulas):
+        if formula.display and i not in errors:
+            html[i] = f'<div class="math-display" tabindex="0">{html[i]}</div>'
+    return Typeset(html, errors, styles)
+
+
+_NUMBERING = re.compile(r'<mtr id="([^"]+)"|<span class="tml-eqn"></span>|<mtext class="tml-tag">([^<]*)</mtext>')
+_REFERENCE = re.compile(r"""<a href=['"]#([^'"]+)['"] class="tml-ref( tml-eqref)?"></a>""")
+
+
+def _number_equations(html: list[str]) -> dict[int, str]:
+    """Write each numbered equation's number, then fill in the references; unknown labels are errors."""
+    labels: dict[str, str] = {}
+    count, pending = 0, None  # pending: the label of the row whose number comes next
+
+    def number(match: re.Match) -> str:
+        nonlocal count, pending
+        if match[0].startswith("<mtr"):
+            pending = match[1]
+            return match[0]
+        if match[0].startswith("<span"):
+            count += 1
+            shown = f"({count})"
+            result = f'<span class="tml-eqn">{shown}</span>'
+        else:
+            shown, result = match[2], match[0]
+        if pending:
+            labels[pending], pending = shown, None
+        return result
+
+    html[:] = [_NUMBERING.sub(number, text) for text in html]
+    errors = {}
+
+    def reference(index: int, match: re.Match) -> str:
+        shown = labels.get(match[1])
+        if shown is None:
+            errors[index] = f"no numbered equation on this page has the label this refers to ('{match[1]}')"
+            return match[0]
+        text = shown if match[2] else shown.strip("()")
+        return f'<a href="#{match[1]}" class="tml-ref{match[2] or ""}">{text}</a>'
+
+    html[:] = [_REFERENCE.sub(lambda m, i=i: reference(i, m), text) for i, text in enumerate(html)]
+    return errors
+
+
+_STYLED_TAG = re.compile(r'<([a-z]+)\b([^<>]*?)\sstyle="([^"]*)"([^<>]*)>')
+_CLASS = re.compile(r'\sclass="([^"]*)"')
+
+
+def style_class(style: str) -> str:
+    return "m-" + hashlib.sha256(style.encode()).hexdigest()[:8]
+
+
+def _styles_to_classes(text: str, styles: set[str]) -> str:
+    def replace(match: re.Match) -> str:
+        tag, before, style, after = match.groups()
+        styles.add(style)
+        attributes = before + after
+        name = style_class(style)
+        if _CLASS.search(attributes):
+            attributes = _CLASS.sub(lambda c: f' class="{c[1]} {name}"', attributes, count=1)
+        else:
+            attributes += f' class="{name}"'
+        return f"<{tag}{attributes}>"
+
+    return _STYLED_TAG.sub(replace, text)
+
+
+def stylesheet_rules(styles: set[str]) -> str:
+    """One rule per inline style, `!important` because an inline style wins over every stylesheet rule."""
+    rules = []
+    for style in sorted(styles, key=style_class):
+        declarations = ";".join(f"{d.strip()} !important" for d in style.split(";") if d.strip())
+        rules.append(f".{style_class(style)}{{{declarations}}}")
+    return "\n".join(rules) + "\n" if rules else ""

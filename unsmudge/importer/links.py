@@ -1,0 +1,88 @@
+"""What a link or image in a source page points to, and how it is written in the course.
+
+Pages become lessons (`other-lesson.md#anchor`); any other file of the source a page refers to is
+copied to `media/` under its path in the source; a folder without a page (code, data) can only be
+linked where the source is published (`--source-url`). Raw HTML is left alone by the build, so its
+links are written as the site has them (`other-lesson.html`, `media/...`).
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from urllib.parse import quote, unquote, urlsplit
+
+from unsmudge.importer.markup import Destination
+from unsmudge.importer.nav import natural_key
+from unsmudge.importer.pages import is_index
+
+
+@dataclass(frozen=True)
+class Target:
+    rel: PurePosixPath  # relative to the source root
+    fragment: str
+    kind: str  # "page", "file" or "folder"
+
+
+class Resolver:
+    """Reads a link as its readers followed it. A folder means its index page, or its first page when it
+    has none; `page` without `.md` finds `page.md`. With `directory_urls` (MkDocs' default, where page
+    `a/b.md` is served as `a/b/`) a path that names nothing from the file's folder is read from the
+    page's address, as the browser did."""
+
+    def __init__(self, root: Path, pages: list[PurePosixPath], directory_urls: bool = False):
+        self.root, self.pages, self.directory_urls = root, set(pages), directory_urls
+        self.first_page: dict[PurePosixPath, PurePosixPath] = {}
+        for page in sorted(pages, key=lambda p: (len(p.parts), natural_key(p.as_posix()))):
+            for folder in page.parents:
+                self.first_page.setdefault(folder, page)
+
+    def target(self, written: str, page: PurePosixPath) -> Target | None:
+        """The page or file `written` (a destination in `page`) points to; None for anything else:
+        an external URL, a fragment of the same page, or a path that names nothing in the source."""
+        parts = urlsplit(written)
+        if parts.scheme or parts.netloc or not parts.path:
+            return None
+        path = unquote(parts.path)
+        folders = [page.parent]
+        if self.directory_urls and not is_index(page):
+            folders.append(page.parent / page.stem)
+        for folder in folders:
+            found = self._find(path, folder)
+            if found:
+                return Target(found[0], parts.fragment, found[1])
+        return None
+
+    def _find(self, path: str, folder: PurePosixPath) -> tuple[PurePosixPath, str] | None:
+        # '/x' is the docs root as MkDocs (and a site served from the root) reads it
+        joined = posixpath.normpath(path.lstrip("/") if path.startswith("/") else f"{folder}/{path}")
+        if joined == ".." or joined.startswith("../"):
+            return None
+        rel = PurePosixPath(joined)
+        candidates = [rel, *(rel / name for name in ("index.md", "README.md", "readme.md"))]
+        if rel.name:
+            candidates.append(rel.with_name(rel.name + ".md"))
+        for candidate in candidates:
+            if candidate in self.pages:
+                return candidate, "page"
+        if rel in self.first_page:
+            return self.first_page[rel], "page"
+        if rel.suffix.lower() != ".md" and (self.root / rel).is_file():
+            return rel, "file"
+        if (self.root / rel).is_dir():
+            return rel, "folder"
+        return None
+
+
+def written_link(destination: Destination, target: Target, lesson_id: str | None, source_url: str) -> str | None:
+    """The destination as the course writes it; None keeps it as written (a page that is no lesson, a
+    folder when the source's address is not known)."""
+    fragment = f"#{target.fragment}" if target.fragment else ""
+    if target.kind == "file":
+        return ("" if destination.html else "../") + "media/" + quote(target.rel.as_posix()) + fragment
+    if target.kind == "folder":
+        return f"{source_url.rstrip('/')}/{quote(target.rel.as_posix())}{fragment}" if source_url else None
+    if lesson_id is None:
+        return None
+    return f"{lesson_id}{'.html' if destination.html else '.md'}{fragment}"

@@ -64,7 +64,7 @@ def _body(lesson: Lesson, outline: Outline, resolver: Resolver, media: dict[str,
                                      "kept as written, so the build reports them: pass --source-url to link to "
                                      "where the source is published", display_path(outline.source.root / page.rel))
         if target.kind != "page":
-            return written_link(destination, target, None, outline.source.source_url)
+            return written_link(target, None, outline.source.source_url)
         leads_to = outline.lesson_of.get(target.rel)
         if leads_to is None:
             return None
@@ -73,7 +73,7 @@ def _body(lesson: Lesson, outline: Outline, resolver: Resolver, media: dict[str,
             fragment = leads_to.page.anchors.get(fragment, fragment)
             if fragment == leads_to.page.title_id:
                 fragment = ""  # the title heading is the top of the lesson page
-        return written_link(destination, replace(target, fragment=fragment), leads_to.id, outline.source.source_url)
+        return written_link(replace(target, fragment=fragment), leads_to.id, outline.source.source_url)
 
     text, remote = markup.without_remote_images(page.body)
     if outline.source.github:

@@ -2,8 +2,8 @@
 
 Pages become lessons (`other-lesson.md#anchor`); any other file of the source a page refers to is
 copied to `media/` under its path in the source; a folder without a page (code, data) can only be
-linked where the source is published (`--source-url`). Raw HTML is left alone by the build, so its
-links are written as the site has them (`other-lesson.html`, `media/...`).
+linked where the source is published (`--source-url`). The build reads links in raw HTML as it reads
+markdown's, so both are written alike.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote, unquote, urlsplit
 
-from unsmudge.importer.markup import Destination
 from unsmudge.importer.nav import natural_key
 from unsmudge.importer.pages import is_index
 
@@ -75,14 +74,12 @@ class Resolver:
         return None
 
 
-def written_link(destination: Destination, target: Target, lesson_id: str | None, source_url: str) -> str | None:
-    """The destination as the course writes it; None keeps it as written (a page that is no lesson, a
-    folder when the source's address is not known)."""
+def written_link(target: Target, lesson_id: str | None, source_url: str) -> str | None:
+    """The link as the course writes it, from lessons/; None keeps it as written (a page that is no
+    lesson, a folder when the source's address is not known)."""
     fragment = f"#{target.fragment}" if target.fragment else ""
     if target.kind == "file":
-        return ("" if destination.html else "../") + "media/" + quote(target.rel.as_posix()) + fragment
+        return f"../media/{quote(target.rel.as_posix())}{fragment}"
     if target.kind == "folder":
         return f"{source_url.rstrip('/')}/{quote(target.rel.as_posix())}{fragment}" if source_url else None
-    if lesson_id is None:
-        return None
-    return f"{lesson_id}{'.html' if destination.html else '.md'}{fragment}"
+    return f"{lesson_id}.md{fragment}" if lesson_id else None

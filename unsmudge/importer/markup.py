@@ -71,7 +71,6 @@ class Destination:
     start: int
     end: int
     value: str  # without the angle brackets markdown allows around a destination
-    html: bool  # written in a raw HTML tag (the build leaves those as written)
 
 
 def destinations(text: str) -> list[Destination]:
@@ -84,12 +83,12 @@ def destinations(text: str) -> list[Destination]:
             value = text[start:end]
             if value.startswith("<"):
                 start, end, value = start + 1, end - 1, value[1:-1]
-            found.append(Destination(start, end, value, False))
+            found.append(Destination(start, end, value))
     for tag in TAG.finditer(masked):
         for match in ATTRIBUTE.finditer(tag[0]):
             group = 1 if match[1] is not None else 2
             start, end = (tag.start() + offset for offset in match.span(group))
-            found.append(Destination(start, end, text[start:end], True))
+            found.append(Destination(start, end, text[start:end]))
     return sorted(found, key=lambda d: d.start)
 
 

@@ -35,6 +35,14 @@ def assert_every_reference_resolves(site: Path) -> None:
                 assert f'id="{fragment}"' in pages[path], f"{name} links to {ref}: no such id"
 
 
+def assert_no_raw_tex(site: Path) -> None:
+    """Every formula is typeset: no TeX delimiter is left in the text a learner reads."""
+    for page in site.glob("*.html"):
+        text = re.sub(r"<(script|style|code|pre|math)\b.*?</\1>|<[^>]+>", " ",
+                      page.read_text(encoding="utf-8"), flags=re.S)
+        assert not re.search(r"\$\$|\\\(|\\\[|\$[^$\s][^$]*\$", text), f"raw TeX in {page.name}"
+
+
 def test_mkdocs_with_nav(tmp_path, capsys):
     content, site, report = imported_and_built(tmp_path, capsys, "mkdocs", "mkdocs-nav")
     config = course(content)
@@ -73,6 +81,8 @@ def test_mkdocs_with_nav(tmp_path, capsys):
         (PROJECTS / "mkdocs-nav/docs/basics/figures/loss curve.png").read_bytes()
     assert '<img src="../media/nets/cnn/kernel.png"' in body(content, "convolutions")  # raw HTML: the same rules
     assert_every_reference_resolves(site)
+    assert "<math" in (site / "linear-regression.html").read_text(encoding="utf-8")
+    assert_no_raw_tex(site)
     # what is not carried over is listed, with what it did
     for listed in ("pymdownx.emoji", "pymdownx.blocks.caption", "custom fence 'mermaid'", "`tags`: pages listed",
                    "extra_javascript: javascripts/mathjax.js", "`https://www.mkdocs.org`", "`hide`"):
@@ -99,6 +109,7 @@ def test_mkdocs_with_the_awesome_nav_plugin(tmp_path, capsys):
     assert "[eigenvectors](eigen.md#eigenvectors)" in body(content, "matrices")
     assert (content / "media/02-probability/assets/coin.png").is_file()
     assert_every_reference_resolves(site)
+    assert_no_raw_tex(site)
     assert "pymdownx.mark" in report and "used in 1 page" in report
     assert "`https://mml-book.github.io/`" in report
 
@@ -128,6 +139,7 @@ def test_markdown_tree(tmp_path, capsys):
     assert "[the notebook](../media/2-Regression/1-linear/notebook.ipynb)" in body(content, "1-linear")
     assert (content / "media/1-Introduction/1-what-is-ml/images/banner.png").is_file()
     assert_every_reference_resolves(site)
+    assert_no_raw_tex(site)
     assert "CONTRIBUTING.md" in report
 
 

@@ -12,7 +12,7 @@ from unsmudge.importer import course_folder
 from unsmudge.importer.markdown_tree import read_tree
 from unsmudge.importer.mkdocs import read_project
 from unsmudge.importer.outline import Outline, plan
-from unsmudge.problems import ProblemsFound
+from unsmudge.problems import ProblemsFound, report
 from unsmudge.site import write_site
 
 KINDS = {"mkdocs": "MkDocs project", "markdown": "markdown tree"}
@@ -38,15 +38,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Import; the exit status. Problems are printed with their file, place and fix, exit 1."""
     try:
-        _, report = import_course(args.kind, args.path, args.out, args.force, getattr(args, "exclude", []),
-                                  args.source_url)
+        _, imported = import_course(args.kind, args.path, args.out, args.force, getattr(args, "exclude", []),
+                                    args.source_url)
     except ProblemsFound as err:
-        for problem in err.problems:
-            print(problem, file=sys.stderr)
-        count = len(err.problems)
-        print(f"\n{count} problem{'s' if count != 1 else ''} found; nothing was written.", file=sys.stderr)
+        print(report(err.problems, "nothing was written"), file=sys.stderr)
         return 1
-    print(report, end="")
+    print(imported, end="")
     return 0
 
 

@@ -27,9 +27,10 @@ def parse(source: str) -> tuple[str, list[list[str]]]:
 
 
 def render(source: str) -> str:
+    """The diagram as an inline SVG figure; ValueError when the fence draws nothing."""
     title, rows = parse(source)
     if not rows:
-        return '<p class="diagram-error">empty pipeline diagram</p>'
+        raise ValueError("the pipeline diagram is empty")
     label = title or " → ".join(" → ".join(row) for row in rows)
     shapes, width = [], 0
     for r, row in enumerate(rows):

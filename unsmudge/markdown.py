@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import difflib
 import html as html_lib
+import os
 import re
 import xml.etree.ElementTree as etree
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import markdown
 from markdown.treeprocessors import Treeprocessor
 
-from unsmudge import diagram, formulas
+from unsmudge import diagram, formulas, raw_html
 from unsmudge.course import Lesson
 from unsmudge.formulas import Formula
 from unsmudge.problems import Problem, display_path
@@ -27,6 +28,7 @@ DEMO_MARK = re.compile(r'<div data-unsmudge-demo="([^"]*)"></div>')
 SCROLLABLE_PRE = '<div class="highlight"><pre tabindex="0">'
 IDS = re.compile(r'\bid="([^"]+)"')
 FENCE_LANGUAGE = re.compile(r"^[ \t]*(?:```|~~~)[`~]*[ \t]*\{?\.?([\w+#-]+)", re.M)
+SITE_FOLDERS = {"assets", "frames"}  # the site's own: theme assets, demo frames
 FORMULA_MARK = re.compile(r'<unsmudge-formula n="(\d+)"></unsmudge-formula>')
 
 
@@ -41,6 +43,7 @@ class Converted:
     math_styles: set[str]  # inline styles of its formulas, as classes (formulas.stylesheet_rules)
     # links with a fragment, checked once every page is converted: (target lesson, fragment, link, line)
     anchors: list[tuple[str, str, str, str]] = field(default_factory=list)
+    attachments: dict[str, Path] = field(default_factory=dict)  # site path -> file of the content folder
 
 
 def _demo_fence(source, language, class_name, options, md, **kwargs) -> str:
@@ -51,7 +54,11 @@ def _demo_fence(source, language, class_name, options, md, **kwargs) -> str:
 
 
 def _pipeline_fence(source, language, class_name, options, md, **kwargs) -> str:
-    return diagram.render(source)
+    try:
+        return diagram.render(source)
+    except ValueError as err:
+        md.unsmudge_fence_problems.append(("pipeline", source, str(err)))
+        return ""
 
 
 class FormulaMarks(Treeprocessor):
@@ -72,7 +79,8 @@ class FormulaMarks(Treeprocessor):
 
 
 class LinkRules(Treeprocessor):
-    """Rewrites lesson links to pages and media paths to the site's, and records what is broken."""
+    """Rewrites lesson links to pages and file paths to the site's, in the markdown and in its raw HTML,
+    and records what is broken."""
 
     def __init__(self, md, renderer: "LessonRenderer"):
         super().__init__(md)
@@ -81,12 +89,21 @@ class LinkRules(Treeprocessor):
     def run(self, root: etree.Element) -> None:
         for element in root.iter():
             if element.tag == "a" and element.get("href") is not None:
-                element.set("href", self.renderer.link(element.get("href"), element))
+                href = element.get("href")
+                element.set("href", self.renderer.link(href))
+                if urlsplit(href).scheme in ("http", "https"):
+                    element.set("target", "_blank")
+                    element.set("rel", "noopener")
             elif element.tag == "img" and element.get("src") is not None:
-                element.set("src", self.renderer.media(element.get("src")))
+                element.set("src", self.renderer.resource(element.get("src")))
                 element.set("loading", "lazy")
             elif element.tag == "table":
                 element.set("tabindex", "0")  # it scrolls sideways on a narrow screen: keyboard users too
+        # raw HTML (blocks and inline tags) waits in the stash until the tree is written out
+        stash = self.md.htmlStash.rawHtmlBlocks
+        for index, block in enumerate(stash):
+            if isinstance(block, str):
+                stash[index] = raw_html.rewrite(block, self.renderer)
 
 
 class LessonRenderer:
@@ -130,16 +147,21 @@ class LessonRenderer:
 
     # the lesson being converted, and what its conversion found
     def convert(self, lesson) -> tuple[Converted, list[Problem]]:
-        self.lesson, self.problems, self.anchors = lesson, [], []
+        self.lesson, self.problems, self.anchors, self.attachments = lesson, [], [], {}
+        self.folder = lesson.path.parent.resolve()  # links are relative to the lesson's file
         self.md.reset()
-        self.md.unsmudge_demos, self.md.unsmudge_formulas = [], []
+        self.md.unsmudge_demos, self.md.unsmudge_formulas, self.md.unsmudge_fence_problems = [], [], []
         # code scrolls sideways on a narrow screen, so keyboard users must be able to focus it
         html = self.md.convert(lesson.body).replace('<div class="highlight"><pre>', SCROLLABLE_PRE)
         html, styles = self._typeset(html, self.md.unsmudge_formulas)
+        for language, source, message in self.md.unsmudge_fence_problems:
+            self.problems.append(Problem(display_path(lesson.path), fence_line(lesson, language, source), message,
+                                         "write one row of boxes per line, 'Prompt -> Encoder -> Picture', "
+                                         "or remove the fence"))
         toc = [{"level": t["level"], "id": t["id"], "name": t["name"]} for t in _flatten(self.md.toc_tokens)]
         ids = set(IDS.findall(html))
         converted = Converted(html, toc, ids, list(self.md.unsmudge_demos), _plain_text(html),
-                              bool(self.md.unsmudge_formulas), styles, self.anchors)
+                              bool(self.md.unsmudge_formulas), styles, self.anchors, self.attachments)
         return converted, self.problems
 
     def _typeset(self, html: str, found: list[Formula]) -> tuple[str, set[str]]:
@@ -149,31 +171,23 @@ class LessonRenderer:
         typeset = formulas.typeset(found, self.macros)
         for index, message in sorted(typeset.errors.items()):
             tex = found[index].tex
-            self._problem(tex.split("\n")[0].strip(), f"formula ${_shorten(tex)}$ cannot be typeset: {message}",
+            self.problem(tex.split("\n")[0].strip(), f"formula ${_shorten(tex)}$ cannot be typeset: {message}",
                           "fix the TeX (Temml's supported functions: https://temml.org/docs/en/supported), "
                           "or define the macro under [math.macros] in course.toml")
             typeset.html[index] = f'<code class="math-error">{html_lib.escape(tex)}</code>'
         return FORMULA_MARK.sub(lambda m: typeset.html[int(m[1])], html), typeset.styles
 
-    def _problem(self, written: str, message: str, fix: str) -> None:
+    def problem(self, written: str, message: str, fix: str) -> None:
         self.problems.append(Problem(display_path(self.lesson.path), line_of(self.lesson, written), message, fix))
 
-    def _resolve(self, path: str) -> Path | None:
-        """A relative path from the lesson file, resolved; None when it leaves the content folder."""
-        target = (self.lessons_dir / unquote(path)).resolve()
-        return target if target.is_relative_to(self.content_dir) else None
-
-    def link(self, href: str, element: etree.Element) -> str:
+    def link(self, href: str) -> str:
+        """The URL to write for a link: a lesson's page, an anchor, a file of the content folder, or the web."""
         parts = urlsplit(href)
-        if parts.scheme in ("http", "https"):
-            element.set("target", "_blank")
-            element.set("rel", "noopener")
+        if parts.scheme in ("http", "https", "mailto", "tel"):
             return href
         if parts.scheme or parts.netloc or href.startswith("/"):
-            if parts.scheme in ("mailto", "tel"):
-                return href
-            self._problem(href, f"link '{href}' is absolute", "link to a lesson as 'other-lesson.md' or to "
-                          "a file under media/ by a relative path; external links need http(s)://")
+            self.problem(href, f"link '{href}' is absolute", "link to a lesson as 'other-lesson.md' or to a file "
+                         "by its path relative to the lesson; external links need http(s)://")
             return href
         if not parts.path:  # "#fragment" within this lesson
             self.anchors.append((self.lesson.id, parts.fragment, href, line_of(self.lesson, href)))
@@ -188,36 +202,86 @@ class LessonRenderer:
                 missing = PurePosixPath(parts.path).stem
                 close = difflib.get_close_matches(missing, sorted(self.lesson_ids), n=1)
                 fix = f"did you mean '{close[0]}.md'?" if close else "link to an existing lesson's file, as 'lesson-id.md'"
-                self._problem(href, f"broken link '{href}': no lesson '{missing}'", fix)
+                self.problem(href, f"broken link '{href}': no lesson '{missing}'", fix)
                 return href
             if parts.fragment:
                 self.anchors.append((lesson_id, parts.fragment, href, line_of(self.lesson, href)))
             return f"{lesson_id}.html" + (f"#{parts.fragment}" if parts.fragment else "")
-        return self.media(href, written=href)
+        if parts.path.endswith(".html") and PurePosixPath(parts.path).stem in self.lesson_ids:
+            lesson_id = PurePosixPath(parts.path).stem
+            self.problem(href, f"link '{href}' names a page of the built site",
+                         f"link to the lesson's file, '{lesson_id}.md'" + (f"#{parts.fragment}" if parts.fragment else ""))
+            return href
+        return self.attachment(href)
 
-    def media(self, src: str, written: str | None = None) -> str:
-        """A file the lesson refers to: it must exist under media/; its site path is the same."""
+    def resource(self, src: str) -> str:
+        """The URL to write for something the page loads (an image, a video): a file of the content folder."""
         parts = urlsplit(src)
-        if parts.scheme in ("http", "https"):
-            self._problem(src, f"'{src}' would be loaded from another host", "download it into media/ and "
-                          "refer to it by a relative path")
-            return src
         if parts.scheme == "data":
             return src
-        target = self._resolve(parts.path)
-        media_dir = self.content_dir / "media"
-        if target is None or not target.is_relative_to(media_dir) or not target.is_file():
-            self._problem(written or src, f"'{src}' is not a file under media/",
-                          "put the file in the content folder's media/ and refer to it as '../media/NAME'")
+        if parts.scheme or parts.netloc:
+            self.problem(src, f"'{src}' would be loaded from another host", "download it into the content folder "
+                         "(media/ for pictures and sound) and refer to it by a path relative to the lesson")
             return src
+        return self.attachment(src)
+
+    def attachment(self, written: str) -> str:
+        """A file of the content folder, by its path relative to the lesson: copied into the site under its
+        path in the content folder (so its URL never changes), after these checks."""
+        parts = urlsplit(written)
+        target = Path(os.path.normpath(self.folder / unquote(parts.path)))
+        if not target.is_relative_to(self.content_dir):
+            self.problem(written, f"'{written}' leaves the content folder", "copy the file into the content folder "
+                         "(media/ for pictures and sound) and refer to it by a path relative to the lesson")
+            return written
         rel = target.relative_to(self.content_dir).as_posix()
-        return rel + (f"#{parts.fragment}" if parts.fragment else "")
+        if any(part.startswith(".") for part in rel.split("/")):
+            self.problem(written, f"'{written}' is a hidden file", "move it out of the hidden folder")
+            return written
+        if not target.is_file():
+            self.problem(written, f"'{written}' is not a file in the content folder",
+                         "check the path: it is relative to the lesson's file, e.g. '../media/picture.png'")
+            return written
+        if "/" not in rel or rel.split("/")[0] in SITE_FOLDERS:
+            self.problem(written, f"'{rel}' would take the place of a file the site makes itself",
+                         "move it into a folder of its own, e.g. files/")
+            return written
+        self.attachments[rel] = target
+        return quote(rel) + (f"#{parts.fragment}" if parts.fragment else "")
+
+    def _resolve(self, path: str) -> Path | None:
+        """A relative path from the lesson file, resolved; None when it leaves the content folder."""
+        target = (self.lessons_dir / unquote(path)).resolve()
+        return target if target.is_relative_to(self.content_dir) else None
 
 
 def line_of(lesson: Lesson, written: str) -> str:
     """The line of the lesson's file where `written` first appears (links keep no source position)."""
     for number, line in enumerate(lesson.body.split("\n")):
         if written in line:
+            return f"line {number + lesson.body_line}"
+    return ""
+
+
+FENCE_OPEN = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*\{?\.?([\w+#-]+)")
+
+
+def fence_line(lesson: Lesson, language: str, source: str) -> str:
+    """The line of the first `language` fence holding `source` (fences keep no source position)."""
+    lines = lesson.body.split("\n")
+    wanted = [line.strip() for line in source.strip().split("\n")] if source.strip() else []
+    for number, line in enumerate(lines):
+        opened = FENCE_OPEN.match(line)
+        if not opened or opened[2] != language:
+            continue
+        content = []
+        for inner in lines[number + 1:]:
+            if inner.strip().startswith(opened[1]):
+                break
+            content.append(inner.strip())
+        while content and not content[-1]:
+            content.pop()
+        if content == wanted:
             return f"line {number + lesson.body_line}"
     return ""
 

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from unsmudge import formulas
 from unsmudge.course import CourseFile, Lesson, load_lesson, read_course
-from unsmudge.markdown import DEMO_MARK, Converted, LessonRenderer, check_anchors, line_of
+from unsmudge.markdown import DEMO_MARK, Converted, LessonRenderer, check_anchors, fence_line
 from unsmudge.problems import Problem, ProblemsFound, display_path
 from unsmudge.search import search_script
 from unsmudge.theme import Theme
@@ -100,6 +100,8 @@ class Builder:
         for demo in self.demos.values():
             files.update(demo.files)
         files.update(self._media())
+        for converted in self.converted.values():
+            files.update(converted.attachments)
         self.files = dict(sorted(files.items()))
         return self.files
 
@@ -141,7 +143,7 @@ class Builder:
         used: dict[str, list[tuple[str, str]]] = {}
         for lesson in self.course.lessons:
             for demo_id in self.converted[lesson.id].demos:
-                place = (display_path(lesson.path), line_of(lesson, demo_id))
+                place = (display_path(lesson.path), fence_line(lesson, "demo", demo_id))
                 used.setdefault(demo_id, []).append(place)
         return used
 

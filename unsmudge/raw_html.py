@@ -1,0 +1,116 @@
+"""Raw HTML in a lesson, held to the same rules as its markdown.
+
+`src`, `href`, `poster` and `srcset` are resolved, checked and rewritten by the same rules as markdown
+links and images (`references`: an object with `link(href)` and `resource(src)`, both returning the
+URL to write, and `problem(written, message, fix)`), and whatever the page's Content-Security-Policy would block (an inline
+script, an inline style, an event handler, a `javascript:` URL) is a problem, not a console error
+in the reader's browser. Everything else is written back exactly as it was.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from html.parser import HTMLParser
+
+# attributes that load something into the page, by element; `href` of <a> and <area> is a link
+RESOURCES = {"src": {"img", "video", "audio", "source", "track", "iframe", "embed", "script", "input"},
+             "poster": {"video"}, "href": {"link"}, "data": {"object"}}
+LINKS = {"a", "area"}
+SRCSET = re.compile(r"\s*([^\s,]+)(\s+[^,]+)?\s*(?:,|$)")
+
+
+class _Rewriter(HTMLParser):
+    def __init__(self, references):
+        super().__init__(convert_charrefs=False)
+        self.references = references
+        self.out: list[str] = []
+
+    def _attributes(self, tag: str, attrs: list[tuple[str, str | None]]) -> list[tuple[str, str | None]] | None:
+        """The attributes rewritten, or None when none changed."""
+        result, changed = [], False
+        for name, value in attrs:
+            new = value
+            if name == "style":
+                self.references.problem(f'style="{value}"', f"inline style on <{tag}> is blocked by the page's "
+                                        "Content-Security-Policy", "use width/height attributes or a class "
+                                        "from the theme's CSS")
+            elif name.startswith("on"):
+                self.references.problem(f"{name}=", f"event handler '{name}' on <{tag}> is blocked by the page's "
+                                        "Content-Security-Policy", "remove it (a lesson runs no inline script)")
+            elif value is not None and value.strip().lower().startswith("javascript:"):
+                self.references.problem(value, f"'{value}' is a script, blocked by the page's "
+                                        "Content-Security-Policy", "link to a page or a file instead")
+            elif name == "href" and tag in LINKS and value is not None:
+                new = self.references.link(value)
+            elif name == "srcset" and value is not None:
+                new = ", ".join(self.references.resource(url) + (descriptor or "")
+                                for url, descriptor in SRCSET.findall(value))
+            elif tag in RESOURCES.get(name, ()) and value is not None:
+                new = self.references.resource(value)
+            changed |= new != value
+            result.append((name, new))
+        if tag in LINKS and dict(attrs).get("href", "").startswith(("http://", "https://")):
+            for name, value in (("target", "_blank"), ("rel", "noopener")):
+                if name not in dict(result):
+                    result.append((name, value))
+                    changed = True
+        if tag == "img" and "loading" not in dict(result):
+            result.append(("loading", "lazy"))
+            changed = True
+        return result if changed else None
+
+    def _start(self, tag: str, attrs, closing: str) -> None:
+        if tag == "style":
+            self.references.problem("<style", "a <style> element is blocked by the page's Content-Security-Policy",
+                                    "move the rules into templates/static/css/ of the course")
+        if tag == "script" and "src" not in dict(attrs):
+            self.references.problem("<script", "an inline <script> is blocked by the page's "
+                                    "Content-Security-Policy", "put the script in a file and load it with src")
+        new = self._attributes(tag, attrs)
+        if new is None:
+            self.out.append(self.get_starttag_text())
+            return
+        written = "".join(f' {name}="{html.escape(value, quote=True)}"' if value is not None else f" {name}"
+                          for name, value in new)
+        self.out.append(f"<{tag}{written}{closing}>")
+
+    def handle_starttag(self, tag, attrs):
+        self._start(tag, attrs, "")
+
+    def handle_startendtag(self, tag, attrs):
+        self._start(tag, attrs, " /")
+
+    def handle_endtag(self, tag):
+        self.out.append(f"</{tag}>")
+
+    def handle_data(self, data):
+        self.out.append(data)
+
+    def handle_entityref(self, name):
+        self.out.append(f"&{name};")
+
+    def handle_charref(self, name):
+        self.out.append(f"&#{name};")
+
+    def handle_comment(self, data):
+        self.out.append(f"<!--{data}-->")
+
+    def handle_decl(self, decl):
+        self.out.append(f"<!{decl}>")
+
+    def handle_pi(self, data):
+        self.out.append(f"<?{data}>")
+
+    def unknown_decl(self, data):
+        self.out.append(f"<![{data}]>")
+
+
+def rewrite(text: str, references) -> str:
+    """`text` with its links and resources rewritten; problems go to `references.problem`."""
+    if "<" not in text:
+        return text
+    rewriter = _Rewriter(references)
+    rewriter.feed(text)
+    rewriter.close()
+    return "".join(rewriter.out)

@@ -240,7 +240,7 @@ def test_github_anchors_and_folder_links_in_a_markdown_tree(tmp_path, capsys):
 # Course
 
 See [setup: step 1 / 2](guide/setup.md#step-1--2), the [homework folder](homework/), [code](code/),
-and [step one](#step-one).
+and [step one](#step-one), [as cased](#Step-One).
 
 ## Step one
 
@@ -268,6 +268,7 @@ print("train")
     readme = (content / "lessons/course.md").read_text(encoding="utf-8")
     # GitHub's heading ids (punctuation dropped, each space a hyphen) become the build's
     assert "[setup: step 1 / 2](setup.md#step-1-2)" in readme
+    assert "[step one](#step-one), [as cased](#step-one)" in readme  # GitHub finds an anchor in any case
     # a folder without an index page stands for its first page; one without pages is noted
     assert "[homework folder](week-1.md)" in readme and "[Guide](setup.md)" in readme
     assert "[code](code/)" in readme and "`code/`: kept as written" in report

@@ -125,3 +125,10 @@ def test_without_pyyaml_the_fix_is_the_pip_command(tmp_path, capsys, monkeypatch
 def test_a_missing_source_folder(tmp_path, capsys, kind):
     err = failed(capsys, kind, tmp_path / "nowhere", tmp_path / "content")
     assert "nowhere" in err
+
+
+def test_a_settings_file_that_is_not_utf8(tmp_path, capsys):
+    source = project(tmp_path, "mkdocs-awesome-nav")
+    (source / "docs/02-probability/.nav.yml").write_bytes(b"title: Probabilit\xe9\n")
+    err = failed(capsys, "mkdocs", source, tmp_path / "content")
+    assert "docs/02-probability/.nav.yml: cannot read the file" in err and "fix: save it as UTF-8 text" in err

@@ -52,8 +52,7 @@ def _body(lesson: Lesson, outline: Outline, resolver: Resolver, media: dict[str,
 
     def change(destination: Destination) -> str | None:
         if destination.value.startswith("#"):  # within the page
-            ours = page.anchors.get(destination.value[1:])
-            return f"#{ours}" if ours else None
+            return f"#{page.anchor(destination.value[1:])}"
         target = resolver.target(destination.value, page.rel)
         if target is None:
             return None
@@ -70,7 +69,7 @@ def _body(lesson: Lesson, outline: Outline, resolver: Resolver, media: dict[str,
             return None
         fragment = target.fragment
         if leads_to.page.rel == target.rel:
-            fragment = leads_to.page.anchors.get(fragment, fragment)
+            fragment = leads_to.page.anchor(fragment)
             if fragment == leads_to.page.title_id:
                 fragment = ""  # the title heading is the top of the lesson page
         return written_link(replace(target, fragment=fragment), leads_to.id, outline.source.source_url)

@@ -111,9 +111,7 @@ def read_project(path: Path, skip: Path | None = None) -> Source:
         raise ProblemsFound([Problem(display_path(path), "", "no mkdocs.yml here",
                                      "pass the folder that holds mkdocs.yml, or import a plain markdown tree "
                                      "with `unsmudge import markdown`")])
-    shown = display_path(config_path)
-    text = config_path.read_text(encoding="utf-8")
-    config = _inherit(yaml_file.load(text, shown), config_path, shown, text)
+    config, text, shown = _settings(config_path)
     docs = config_path.parent / str(config.get("docs_dir") or "docs")
     if not docs.is_dir():
         raise ProblemsFound([Problem(shown, yaml_file.line_of(text, "docs_dir"),
@@ -142,20 +140,20 @@ def read_project(path: Path, skip: Path | None = None) -> Source:
                   directory_urls=config.get("use_directory_urls", True) is not False)
 
 
-def _inherit(config, config_path: Path, shown: str, text: str) -> dict:
-    """MkDocs' INHERIT: the parent's settings, overridden key by key (nested ones merged)."""
+def _settings(path: Path) -> tuple[dict, str, str]:
+    """(settings, text, name as shown) of an mkdocs.yml, with INHERIT followed: the parent's settings
+    overridden key by key (nested ones merged)."""
+    config, text, shown = yaml_file.read(path)
     if not isinstance(config, dict):
         raise ProblemsFound([Problem(shown, "line 1", "expected 'key: value' settings", "see MkDocs' documentation")])
     parent_name = config.pop("INHERIT", None)
     if not parent_name:
-        return config
-    parent_path = config_path.parent / str(parent_name)
-    if not parent_path.is_file():
+        return config, text, shown
+    parent = path.parent / str(parent_name)
+    if not parent.is_file():
         raise ProblemsFound([Problem(shown, yaml_file.line_of(text, "INHERIT"),
                                      f"INHERIT names '{parent_name}', which does not exist", "fix the path")])
-    parent_text = parent_path.read_text(encoding="utf-8")
-    parent_shown = display_path(parent_path)
-    return _merge(_inherit(yaml_file.load(parent_text, parent_shown), parent_path, parent_shown, parent_text), config)
+    return _merge(_settings(parent)[0], config), text, shown
 
 
 def _merge(base: dict, over: dict) -> dict:

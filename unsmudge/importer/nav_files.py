@@ -15,7 +15,7 @@ from pathlib import Path, PurePosixPath
 from unsmudge.importer import yaml_file
 from unsmudge.importer.nav import FolderRules, Glob, Group, LinkEntry, Ref
 from unsmudge.importer.notes import Notes
-from unsmudge.problems import Problem, ProblemsFound, display_path
+from unsmudge.problems import Problem, ProblemsFound
 
 AWESOME_NAV, AWESOME_PAGES = "awesome-nav", "awesome-pages"
 DEFAULT_FILE = {AWESOME_NAV: ".nav.yml", AWESOME_PAGES: ".pages"}
@@ -37,9 +37,7 @@ def folder_rules(docs: Path, plugin: str, filename: str, notes: Notes) -> Callab
 
 
 def _read(path: Path, plugin: str, notes: Notes) -> FolderRules:
-    shown = display_path(path)
-    text = path.read_text(encoding="utf-8")
-    data = yaml_file.load(text, shown)
+    data, text, shown = yaml_file.read(path)
     if data is None:
         return FolderRules()
     if not isinstance(data, dict):

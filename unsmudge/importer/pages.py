@@ -26,11 +26,11 @@ class SourcePage:
     title_id: str  # the anchor of the title heading removed from the body ("" when none was)
     lead: str  # the first paragraph as plain text, when the body starts with prose
     only_lead: bool  # the body holds nothing but that paragraph (an index page made for the nav)
-    anchors: dict[str, str]  # a heading's anchor as GitHub wrote it -> the one the build gives it
+    anchors: dict[str, str]  # a heading's anchor as GitHub reads it -> the one the build gives it
 
-    @property
-    def is_index(self) -> bool:
-        return is_index(self.rel)
+    def anchor(self, fragment: str) -> str:
+        """The build's id for a heading a link names as GitHub read it (its own id, or in any case)."""
+        return self.anchors.get(fragment.lower(), fragment)
 
 
 def is_index(rel: PurePosixPath) -> bool:
@@ -60,7 +60,7 @@ def read_page(root: Path, rel: PurePosixPath) -> SourcePage:
         body = "\n".join(lines[:heading.start] + lines[heading.end + 1:]).lstrip("\n")
         title_id = heading.id
     lead, rest = markup.lead(body)
-    anchors = {markup.github_id(h.text): h.id for h in markup.headings(body) if markup.github_id(h.text) != h.id}
+    anchors = {markup.github_id(h.text): h.id for h in markup.headings(body)}
     return SourcePage(rel, meta, body, heading.text if heading else "", title_id, lead,
                       not (rest if lead else body).strip(), anchors)
 

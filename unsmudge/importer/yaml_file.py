@@ -4,8 +4,9 @@ and tags such as `!!python/name:...` or `!ENV` read as plain values instead of r
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
-from unsmudge.problems import Problem, ProblemsFound
+from unsmudge.problems import Problem, ProblemsFound, display_path
 
 INSTALL = "pip install pyyaml"
 
@@ -36,6 +37,16 @@ def _loader():
     Loader.add_multi_constructor("!", plain)
     Loader.add_multi_constructor("tag:yaml.org,2002:python/", plain)
     return Loader
+
+
+def read(path: Path) -> tuple[object, str, str]:
+    """A YAML file's (data, text, name as shown); a file that cannot be read is a Problem."""
+    shown = display_path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as err:
+        raise ProblemsFound([Problem(shown, "", f"cannot read the file ({err})", "save it as UTF-8 text")]) from None
+    return load(text, shown), text, shown
 
 
 def load(text: str, shown: str, first_line: int = 1):

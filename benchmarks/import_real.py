@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from unsmudge.importer.command import import_course  # noqa: E402
+from unsmudge.importer.pages import is_index  # noqa: E402
 from unsmudge.problems import ProblemsFound  # noqa: E402
 from unsmudge.site import Options, build  # noqa: E402
 
@@ -69,7 +70,7 @@ PROJECTS = {
 KINDS = [
     ("link to a lesson", re.compile(r"broken link '([^']*)'")),
     ("link to a heading", re.compile(r"broken anchor '([^']*)'")),
-    ("link or image to a file", re.compile(r"'([^']*)' is not a file under media/")),
+    ("link or image to a file", re.compile(r"'([^']*)' (?:is not a file in|leaves) the content folder")),
     ("image from another host", re.compile(r"'([^']*)' would be loaded from another host")),
     ("absolute link", re.compile(r"link '([^']*)' is absolute")),
 ]
@@ -112,7 +113,7 @@ def what_it_names(written: str, page: PurePosixPath, source) -> str:
     path = unquote(urlsplit(written).path).rstrip("/")
     if not path or "://" in written:
         return ""
-    folders = [page.parent] + ([page.parent / page.stem] if source.directory_urls else [])
+    folders = [page.parent] + ([page.parent / page.stem] if source.directory_urls and not is_index(page) else [])
     for folder in folders:
         target = (source.root / folder / path).resolve()
         if not target.is_relative_to(source.root.resolve()):

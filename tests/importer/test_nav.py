@@ -205,6 +205,9 @@ Only a pointer to [the forest](forest.md).
 [Setup Notes](Setup Notes.md "spaces, as Python-Markdown allows"), [back](#random-forests)
 [![Open in Colab](https://colab.research.google.com/badge.svg)](https://colab.research.google.com/x)
 <img src="https://example.org/logo.png" alt="Example logo">
+<p align="center" style="color: red"><img src=".hidden/tree.png" alt="from a hidden folder"></p>
+-- docs/trees/.hidden/tree.png --
+png
 -- docs/trees/assets/vote.png --
 png
 -- docs/trees/data/train.csv --
@@ -227,7 +230,9 @@ a,b
     assert "[back](#random-forests)" in forest
     # images from another host become their alt text; a link around one stays
     assert "[Open in Colab](https://colab.research.google.com/x)" in forest and "Example logo" in forest
-    assert "images from another host" in report.lower()
+    # the site's Content-Security-Policy forbids inline styles; the build serves no hidden file
+    assert '<p align="center"><img src="../media/trees/_hidden/tree.png"' in forest
+    assert "`![alt](https://...)`: replaced by their alt text" in report and '`style="..."`: dropped' in report
     # an index page of only a paragraph describes its track, unless the track would be empty without it
     assert tracks(content) == [("trees", ["forest"]), ("code", ["code"]), ("extra", ["extra"]),
                                ("other-pages", ["setup-notes"])]

@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from unsmudge.importer import markup
-from unsmudge.importer.links import Resolver, written_link
+from unsmudge.importer.links import Resolver, media_file, written_link
 from unsmudge.importer.markup import Destination
 from unsmudge.importer.outline import Lesson, Outline
 from unsmudge.problems import Problem, ProblemsFound, display_path
@@ -48,7 +48,8 @@ def course_files(outline: Outline) -> dict[str, bytes | Path]:
 
 
 def _body(lesson: Lesson, outline: Outline, resolver: Resolver, media: dict[str, Path]) -> str:
-    page = lesson.page
+    page, source = lesson.page, outline.source
+    shown = display_path(source.root / page.rel)
 
     def change(destination: Destination) -> str | None:
         if destination.value.startswith("#"):  # within the page
@@ -57,13 +58,13 @@ def _body(lesson: Lesson, outline: Outline, resolver: Resolver, media: dict[str,
         if target is None:
             return None
         if target.kind == "file":
-            media[f"media/{target.rel.as_posix()}"] = outline.source.root / target.rel
-        if target.kind == "folder" and not outline.source.source_url:
-            outline.source.notes.add("links to folders without a page", target.rel.as_posix() + "/",
-                                     "kept as written, so the build reports them: pass --source-url to link to "
-                                     "where the source is published", display_path(outline.source.root / page.rel))
+            media[media_file(target.rel)] = source.root / target.rel
+        if target.kind == "folder" and not source.source_url:
+            source.notes.add("links to folders without a page", target.rel.as_posix() + "/",
+                             "kept as written, so the build reports them: pass --source-url to link to where "
+                             "the source is published", shown)
         if target.kind != "page":
-            return written_link(target, None, outline.source.source_url)
+            return written_link(target, None, source.source_url)
         leads_to = outline.lesson_of.get(target.rel)
         if leads_to is None:
             return None
@@ -72,16 +73,23 @@ def _body(lesson: Lesson, outline: Outline, resolver: Resolver, media: dict[str,
             fragment = leads_to.page.anchor(fragment)
             if fragment == leads_to.page.title_id:
                 fragment = ""  # the title heading is the top of the lesson page
-        return written_link(replace(target, fragment=fragment), leads_to.id, outline.source.source_url)
+        return written_link(replace(target, fragment=fragment), leads_to.id, source.source_url)
 
-    text, remote = markup.without_remote_images(page.body)
-    if outline.source.github:
-        text = markup.github_math(text)
+    return markup.rewrite(_fitted(page.body, source, shown), change).strip("\n") + "\n"
+
+
+def _fitted(text: str, source, shown: str) -> str:
+    """The page's text without what the site cannot have (noted), and with GitHub's math as ours."""
+    text, remote = markup.without_remote_images(text)
     if remote:
-        outline.source.notes.add("images from another host", "![alt](https://...)", "replaced by their alt text: "
-                                 "a course loads nothing from another host (download them into the source to "
-                                 "keep them)", display_path(outline.source.root / page.rel))
-    return markup.rewrite(text, change).strip("\n") + "\n"
+        source.notes.add("raw HTML and images the site cannot have", "![alt](https://...)",
+                         "replaced by their alt text: a course loads nothing from another host (download them "
+                         "into the source to keep them)", shown)
+    text, styles = markup.without_inline_styles(text)
+    if styles:
+        source.notes.add("raw HTML and images the site cannot have", 'style="..."',
+                         "dropped: the site's Content-Security-Policy forbids inline styles", shown)
+    return markup.github_math(text) if source.github else text
 
 
 def front_matter(lesson: Lesson, module: int) -> str:

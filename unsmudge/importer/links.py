@@ -74,12 +74,18 @@ class Resolver:
         return None
 
 
+def media_file(rel: PurePosixPath) -> str:
+    """Where a file the lessons use goes in the course: media/ and its path in the source, a hidden
+    folder's dot made an underscore (the build serves no hidden file)."""
+    return "media/" + "/".join("_" + part[1:] if part.startswith(".") else part for part in rel.parts)
+
+
 def written_link(target: Target, lesson_id: str | None, source_url: str) -> str | None:
     """The link as the course writes it, from lessons/; None keeps it as written (a page that is no
     lesson, a folder when the source's address is not known)."""
     fragment = f"#{target.fragment}" if target.fragment else ""
     if target.kind == "file":
-        return f"../media/{quote(target.rel.as_posix())}{fragment}"
+        return f"../{quote(media_file(target.rel))}{fragment}"
     if target.kind == "folder":
         return f"{source_url.rstrip('/')}/{quote(target.rel.as_posix())}{fragment}" if source_url else None
     return f"{lesson_id}.md{fragment}" if lesson_id else None

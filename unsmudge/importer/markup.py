@@ -31,6 +31,7 @@ ATTRIBUTE = re.compile(r"""\b(?:src|href|poster)\s*=\s*(?:"([^"]*)"|'([^']*)')""
 REMOTE_IMAGE = re.compile(r"!\[((?:[^\[\]\n]|\[[^\]\n]*\])*)\]\([ \t]*(?:<https?://[^<>\n]*>|https?://[^\s)]*)"
                           r"(?:[ \t]+(?:\"[^\"]*\"|'[^']*'))?[ \t]*\)"
                           r"|<img\b[^<>]*?\bsrc\s*=\s*[\"']https?://[^<>]*>", re.I)
+STYLE = re.compile(r"""\s+style\s*=\s*(?:"[^"]*"|'[^']*'|[^\s"'>]+)""", re.I)
 ALT = re.compile(r"""\balt\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.I)
 
 # GitHub's formulas: ```math fences, $$...$$ and $...$ (the dollar hugging the formula)
@@ -113,6 +114,18 @@ def without_remote_images(text: str) -> tuple[str, int]:
         alt = match[1] if match[1] is not None else next((a[1] or a[2] for a in [ALT.search(tag)] if a), "")
         out += [text[last:match.start()], alt]
         last, count = match.end(), count + 1
+    return "".join(out) + text[last:], count
+
+
+def without_inline_styles(text: str) -> tuple[str, int]:
+    """`text` with the style attributes of its raw HTML tags dropped (outside code), and how many: the
+    site's Content-Security-Policy forbids inline styles (and GitHub drops them too)."""
+    masked = mask(text)
+    out, last, count = [], 0, 0
+    for tag in TAG.finditer(masked):
+        for style in STYLE.finditer(tag[0]):
+            out.append(text[last:tag.start() + style.start()])
+            last, count = tag.start() + style.end(), count + 1
     return "".join(out) + text[last:], count
 
 

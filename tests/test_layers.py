@@ -18,8 +18,8 @@ ROOT = PACKAGE.parent
 
 # what each layer may import from unsmudge (by module name prefix)
 BUILD = ("unsmudge.course", "unsmudge.demos", "unsmudge.diagram", "unsmudge.formulas", "unsmudge.markdown",
-         "unsmudge.raw_html", "unsmudge.search", "unsmudge.serve", "unsmudge.site", "unsmudge.starter",
-         "unsmudge.theme", "unsmudge.importer")
+         "unsmudge.notebook", "unsmudge.raw_html", "unsmudge.search", "unsmudge.serve", "unsmudge.site",
+         "unsmudge.starter", "unsmudge.theme", "unsmudge.importer")
 ALLOWED = {
     "problems": (),
     "contract": ("unsmudge.problems",),

@@ -84,21 +84,41 @@ class FrontMatter(Strict):
     further_reading: list[Reading] = []
 
 
-class Lesson:
-    """One lesson: its id, front matter and markdown body (with the line the body starts on)."""
+class PageMatter(Strict):
+    """The front matter of a page that is not a lesson (pages/<id>.md): an about page, a glossary."""
 
-    def __init__(self, id: str, path: Path, meta: FrontMatter, body: str, body_line: int):
+    title: str = Field(min_length=1)
+    subtitle: str = ""
+    draft: bool = False
+
+
+class Lesson:
+    """One lesson (or page): its id, front matter and markdown body (with the line the body starts on).
+    A notebook's body is made from its markdown cells, and `notebook` holds the rest (notebook.Parts)."""
+
+    def __init__(self, id: str, path: Path, meta: FrontMatter | PageMatter, body: str, body_line: int,
+                 front: str = "", notebook=None):
         self.id, self.path, self.meta, self.body, self.body_line = id, path, meta, body, body_line
+        self.front, self.notebook = front, notebook
 
     @property
     def url(self) -> str:
         return f"{self.id}.html"
 
+    def where(self, index: int) -> str:
+        """The place of the body's line `index` (from 0) in the lesson's file, for messages."""
+        return self.notebook.where(index) if self.notebook else f"line {index + self.body_line}"
+
+    def front_where(self, line: int) -> str:
+        """The place of the front matter's line `line` (counted as in a markdown file: '+++' is line 1)."""
+        return self.notebook.front_where(line) if self.notebook else f"line {line}"
+
 
 class Course:
-    def __init__(self, config: CourseFile, lessons: list[Lesson], unreadable: set[str]):
+    def __init__(self, config: CourseFile, lessons: list[Lesson], unreadable: set[str], pages: list[Lesson]):
         self.config = config
         self.lessons = lessons  # in reading order, drafts and unreadable lessons left out
+        self.pages = pages  # pages/: linkable, outside the pager and the tracks, by file name
         self.by_id = {lesson.id: lesson for lesson in lessons}
         self.position = {lesson.id: n for n, lesson in enumerate(lessons)}
         # lessons whose front matter failed: links to them are not reported as broken on top
@@ -144,37 +164,63 @@ def _load_course_file(root: Path, problems: list[Problem]) -> CourseFile | None:
         return None
 
 
-def load_lesson(path: Path, problems: list[Problem]) -> Lesson | None:
+def load_lesson(path: Path, problems: list[Problem], schema: type[Strict] = FrontMatter) -> Lesson | None:
+    """A lesson (or, with `schema` PageMatter, a page) from its .md or .ipynb file."""
     shown = display_path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        problems.append(Problem(shown, "", f"cannot read the lesson ({err})", "save it as UTF-8 text"))
-        return None
+    kind = "lesson" if schema is FrontMatter else "page"
     if not LESSON_ID.match(path.stem):
-        problems.append(Problem(shown, "", f"lesson id '{path.stem}' is not lowercase letters, digits and '-'",
+        problems.append(Problem(shown, "", f"{kind} id '{path.stem}' is not lowercase letters, digits and '-'",
                                 "rename the file, e.g. 'vae-stable-diffusion.md'"))
     elif path.stem in RESERVED:
-        problems.append(Problem(shown, "", f"lesson id '{path.stem}' is reserved: {path.stem}.html is a page "
+        problems.append(Problem(shown, "", f"{kind} id '{path.stem}' is reserved: {path.stem}.html is a page "
                                 "of the site itself", "rename the file"))
-    parts = split_front_matter(text)
-    if parts is None:
-        problems.append(Problem(shown, "line 1", "no front matter: the file must start with a '+++' line "
-                                "and the front matter must end with another '+++' line",
-                                "add the TOML front matter described in docs/authoring.md"))
-        return None
-    front, body, body_line = parts
+    if path.suffix == ".ipynb":
+        from unsmudge import notebook
+
+        read = notebook.read(path, shown, problems)
+        if read is None:
+            return None
+        (front, body, parts), body_line = read, 1
+        where = parts.front_where
+    else:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            problems.append(Problem(shown, "", f"cannot read the {kind} ({err})", "save it as UTF-8 text"))
+            return None
+        found = split_front_matter(text)
+        if found is None:
+            problems.append(Problem(shown, "line 1", "no front matter: the file must start with a '+++' line "
+                                    "and the front matter must end with another '+++' line",
+                                    "add the TOML front matter described in docs/authoring.md"))
+            return None
+        (front, body, body_line), parts = found, None
+        where = "line {}".format
     try:
         data = tomllib.loads(front)
     except tomllib.TOMLDecodeError as err:
-        problems.append(toml_problem(shown, err, 1, front))
+        problem = toml_problem(shown, err, 1, front)
+        problems.append(Problem(shown, where(int(problem.where.split()[-1])), problem.message, problem.fix))
         return None
     try:
-        meta = FrontMatter.model_validate(data)
+        meta = schema.model_validate(data)
     except ValidationError as err:
-        problems += pydantic_problems(shown, err, lambda loc: key_line(front, loc, 1))
+        for problem in pydantic_problems(shown, err, lambda loc: key_line(front, loc, 1)):
+            line = re.match(r"line (\d+)", problem.where)
+            place = where(int(line[1])) + problem.where[line.end():] if line else problem.where
+            problems.append(Problem(shown, place, problem.message, problem.fix))
         return None
-    return Lesson(path.stem, path, meta, body, body_line)
+    return Lesson(path.stem, path, meta, body, body_line, front, parts)
+
+
+def _documents(folder: Path, problems: list[Problem]) -> list[Path]:
+    """The .md and .ipynb files of a folder, sorted; one id with both is a problem."""
+    paths = sorted(p for p in folder.glob("*") if p.suffix in (".md", ".ipynb") and p.is_file())
+    stems = [p.stem for p in paths]
+    for stem in sorted({s for s in stems if stems.count(s) > 1}):
+        problems.append(Problem(display_path(folder / f"{stem}.ipynb"), "", f"'{stem}' is both a markdown file "
+                                "and a notebook", "keep one of the two"))
+    return paths
 
 
 def load_course(root: Path) -> Course:
@@ -193,12 +239,22 @@ def read_course(root: Path) -> tuple[Course | None, list[Problem]]:
     config = _load_course_file(root, problems)
     lessons: dict[str, Lesson] = {}
     unreadable: set[str] = set()
-    for path in sorted((root / "lessons").glob("*.md")):
+    for path in _documents(root / "lessons", problems):
         lesson = load_lesson(path, problems)
         if lesson:
             lessons[lesson.id] = lesson
         else:
             unreadable.add(path.stem)
+    pages = []
+    for path in _documents(root / "pages", problems):
+        page = load_lesson(path, problems, PageMatter)
+        if page is None:
+            unreadable.add(path.stem)
+        elif page.id in lessons or page.id in unreadable:
+            problems.append(Problem(display_path(page.path), "", f"page id '{page.id}' is also a lesson's: both "
+                                    f"would be {page.id}.html", "rename one of the two files"))
+        elif not page.meta.draft:
+            pages.append(page)
     if config is None:
         return None, problems
     course_file = display_path(root / "course.toml")
@@ -233,11 +289,10 @@ def read_course(root: Path) -> tuple[Course | None, list[Problem]]:
     for lesson in ordered:
         shown, meta = display_path(lesson.path), lesson.meta
 
-        def line(*loc: str) -> str:  # reads the file again, only when a problem needs its line
-            front = lesson.path.read_text(encoding="utf-8").split("\n")
-            found = key_line("\n".join(front[1:lesson.body_line - 2]), loc, 1)
+        def line(*loc: str) -> str:  # only when a problem needs its line
+            found = key_line(lesson.front, loc, 1)
             where = f"key '{'.'.join(loc)}'"
-            return f"line {found}, {where}" if found else where
+            return f"{lesson.front_where(found)}, {where}" if found else where
 
         if meta.track not in track_ids:
             problems.append(Problem(shown, line("track"), f"unknown track '{meta.track}'",
@@ -268,4 +323,4 @@ def read_course(root: Path) -> tuple[Course | None, list[Problem]]:
                     problems.append(Problem(shown, line("narration", key), f"narration {key} file '{rel}' "
                                             "does not exist", "fix the path (relative to the content folder) "
                                             "or create the file"))
-    return Course(config, ordered, unreadable), problems
+    return Course(config, ordered, unreadable, pages), problems

@@ -29,6 +29,7 @@ SCROLLABLE_PRE = '<div class="highlight"><pre tabindex="0">'
 IDS = re.compile(r'\bid="([^"]+)"')
 FENCE_LANGUAGE = re.compile(r"^[ \t]*(?:```|~~~)[`~]*[ \t]*\{?\.?([\w+#-]+)", re.M)
 SITE_FOLDERS = {"assets", "frames"}  # the site's own: theme assets, demo frames
+NOTEBOOK_CELL = re.compile(r"<p>(unsmudgecell\d+x)</p>")
 FORMULA_MARK = re.compile(r'<unsmudge-formula n="(\d+)"></unsmudge-formula>')
 
 
@@ -107,11 +108,12 @@ class LinkRules(Treeprocessor):
 
 
 class LessonRenderer:
-    def __init__(self, content_dir: Path, lesson_ids: set[str], macros: dict[str, str] | None = None):
+    def __init__(self, content_dir: Path, lesson_ids: set[str], macros: dict[str, str] | None = None,
+                 page_ids: set[str] = frozenset()):
         self.content_dir = Path(content_dir).resolve()
         self.macros = macros or {}
-        self.lessons_dir = self.content_dir / "lessons"
-        self.lesson_ids = lesson_ids
+        self.lessons_dir, self.pages_dir = self.content_dir / "lessons", self.content_dir / "pages"
+        self.lesson_ids, self.page_ids = lesson_ids, page_ids
         self.md = markdown.Markdown(
             extensions=[
                 "attr_list", "footnotes", "md_in_html", "tables", "toc", "admonition",
@@ -152,7 +154,10 @@ class LessonRenderer:
         self.md.reset()
         self.md.unsmudge_demos, self.md.unsmudge_formulas, self.md.unsmudge_fence_problems = [], [], []
         # code scrolls sideways on a narrow screen, so keyboard users must be able to focus it
-        html = self.md.convert(lesson.body).replace('<div class="highlight"><pre>', SCROLLABLE_PRE)
+        html = self.md.convert(lesson.body)
+        if lesson.notebook:  # each code cell and its outputs, made by unsmudge.notebook
+            html = NOTEBOOK_CELL.sub(lambda m: lesson.notebook.inserts[m[1]], html)
+        html = html.replace('<div class="highlight"><pre>', SCROLLABLE_PRE)
         html, styles = self._typeset(html, self.md.unsmudge_formulas)
         for language, source, message in self.md.unsmudge_fence_problems:
             self.problems.append(Problem(display_path(lesson.path), fence_line(lesson, language, source), message,
@@ -192,21 +197,17 @@ class LessonRenderer:
         if not parts.path:  # "#fragment" within this lesson
             self.anchors.append((self.lesson.id, parts.fragment, href, line_of(self.lesson, href)))
             return href
-        if parts.path.endswith(".md"):
-            if "/" not in parts.path:  # the usual 'other-lesson.md': no need to touch the file system
-                lesson_id = unquote(parts.path)[:-3]
-            else:
-                target = self._resolve(parts.path)
-                lesson_id = target.stem if target and target.parent == self.lessons_dir else None
-            if lesson_id not in self.lesson_ids:
-                missing = PurePosixPath(parts.path).stem
-                close = difflib.get_close_matches(missing, sorted(self.lesson_ids), n=1)
-                fix = f"did you mean '{close[0]}.md'?" if close else "link to an existing lesson's file, as 'lesson-id.md'"
-                self.problem(href, f"broken link '{href}': no lesson '{missing}'", fix)
+        page = self._page_of(parts.path)
+        if page is not None:
+            kind, folder, page_id = page
+            if page_id not in (self.lesson_ids if kind == "lesson" else self.page_ids):
+                close = difflib.get_close_matches(page_id, sorted(self.lesson_ids | self.page_ids), n=1)
+                fix = f"did you mean '{close[0]}'?" if close else f"link to an existing {kind}'s file in {folder}/"
+                self.problem(href, f"broken link '{href}': no {kind} '{page_id}'", fix)
                 return href
             if parts.fragment:
-                self.anchors.append((lesson_id, parts.fragment, href, line_of(self.lesson, href)))
-            return f"{lesson_id}.html" + (f"#{parts.fragment}" if parts.fragment else "")
+                self.anchors.append((page_id, parts.fragment, href, line_of(self.lesson, href)))
+            return f"{page_id}.html" + (f"#{parts.fragment}" if parts.fragment else "")
         if parts.path.endswith(".html") and PurePosixPath(parts.path).stem in self.lesson_ids:
             lesson_id = PurePosixPath(parts.path).stem
             self.problem(href, f"link '{href}' names a page of the built site",
@@ -249,17 +250,25 @@ class LessonRenderer:
         self.attachments[rel] = target
         return quote(rel) + (f"#{parts.fragment}" if parts.fragment else "")
 
-    def _resolve(self, path: str) -> Path | None:
-        """A relative path from the lesson file, resolved; None when it leaves the content folder."""
-        target = (self.lessons_dir / unquote(path)).resolve()
-        return target if target.is_relative_to(self.content_dir) else None
+    def _page_of(self, path: str) -> tuple[str, str, str] | None:
+        """("lesson" or "page", its folder, id) when `path` names a lesson's or page's file (a .md anywhere,
+        or a notebook in lessons/ or pages/): such a link goes to its page."""
+        if "/" not in path and path.endswith(".md") and self.folder == self.lessons_dir:
+            return "lesson", "lessons", unquote(path)[:-3]  # the usual 'other-lesson.md': no file system
+        target = PurePosixPath(os.path.normpath(self.folder / unquote(path)))
+        folder = {str(self.lessons_dir): "lessons", str(self.pages_dir): "pages"}.get(str(target.parent))
+        if folder and target.suffix in (".md", ".ipynb"):
+            return ("lesson" if folder == "lessons" else "page"), folder, target.stem
+        if target.suffix == ".md":
+            return "lesson", "lessons", target.stem
+        return None
 
 
 def line_of(lesson: Lesson, written: str) -> str:
     """The line of the lesson's file where `written` first appears (links keep no source position)."""
     for number, line in enumerate(lesson.body.split("\n")):
         if written in line:
-            return f"line {number + lesson.body_line}"
+            return lesson.where(number)
     return ""
 
 
@@ -282,7 +291,7 @@ def fence_line(lesson: Lesson, language: str, source: str) -> str:
         while content and not content[-1]:
             content.pop()
         if content == wanted:
-            return f"line {number + lesson.body_line}"
+            return lesson.where(number)
     return ""
 
 

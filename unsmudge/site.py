@@ -64,12 +64,13 @@ class Builder:
                        for t in self.course.config.tracks]
         self.theme = Theme(self.content / "templates")
         self.renderer = LessonRenderer(self.content, set(self.course.by_id) | self.course.unreadable,
-                                       self.course.config.math.macros)
+                                       self.course.config.math.macros, {p.id for p in self.course.pages})
         self.converted: dict[str, Converted] = {}
-        for lesson, (converted, found) in zip(self.course.lessons, self._convert_all()):
-            self.converted[lesson.id] = converted
+        pages = [self.renderer.convert(page) for page in self.course.pages]  # few: no workers
+        for document, (converted, found) in zip(self.course.lessons + self.course.pages, self._convert_all() + pages):
+            self.converted[document.id] = converted
             problems += found
-        problems += check_anchors({l.id: l.path for l in self.course.lessons}, self.converted)
+        problems += check_anchors({d.id: d.path for d in self.course.lessons + self.course.pages}, self.converted)
         used = self._demos_used()
         self.demos = {}
         if used or any((self.content / "demos").glob("*.toml")):
@@ -88,6 +89,8 @@ class Builder:
         try:
             for lesson in self.course.lessons:
                 files[lesson.url] = self.render_lesson(lesson)
+            for page in self.course.pages:
+                files[page.url] = self.render_page(page)
             files["index.html"] = self._page("index.html", page_title=self.course.config.title)
             files["404.html"] = self._page("404.html", page_title="Page not found")
             if self.course.config.base_url:
@@ -102,6 +105,10 @@ class Builder:
         files.update(self._media())
         for converted in self.converted.values():
             files.update(converted.attachments)
+        for document in self.course.lessons + self.course.pages:
+            if document.notebook:  # its pictures, and the notebook itself for download
+                files.update(document.notebook.files)
+                files[self._download(document)] = document.path
         self.files = dict(sorted(files.items()))
         return self.files
 
@@ -160,16 +167,21 @@ class Builder:
                     media[Path(rel).as_posix()] = self.content / rel
         return media
 
+    def _download(self, document: Lesson) -> str:
+        """A notebook's site path: its path in the content folder."""
+        return Path(os.path.relpath(document.path, self.content)).as_posix()
+
     def search_index(self) -> bytes:
         return search_script([
-            {"id": l.id, "url": l.url, "title": l.meta.title, "kicker": l.meta.kicker,
-             "subtitle": l.meta.subtitle, "headings": [t["name"] for t in self.converted[l.id].toc],
-             "text": self.converted[l.id].text} for l in self.course.lessons])
+            {"id": d.id, "url": d.url, "title": d.meta.title, "kicker": getattr(d.meta, "kicker", ""),
+             "subtitle": d.meta.subtitle, "headings": [t["name"] for t in self.converted[d.id].toc],
+             "text": self.converted[d.id].text} for d in self.course.lessons + self.course.pages])
 
     # ---------------------------------------------------------------- render
     def _context(self) -> dict:
         course = self.course
-        return {"course": course.config, "lessons": course.lessons, "tracks": self.tracks, "csp": CSP,
+        return {"course": course.config, "lessons": course.lessons, "pages": course.pages, "tracks": self.tracks,
+                "csp": CSP,
                 "search_url": self.search_url, "lesson": None, "has_live_demo": False, "has_math": False}
 
     def _page(self, template: str, **extra) -> bytes:
@@ -191,7 +203,13 @@ class Builder:
             meta=lesson.meta, body=body, toc=converted.toc, prev=prev, next=following, read_next=read_next,
             prerequisites=[course.by_id[i] for i in lesson.meta.prerequisites],
             track=course.track(lesson.meta.track), has_live_demo=any(not d.missing for d in demos),
-            has_math=converted.has_math)
+            has_math=converted.has_math, download=self._download(lesson) if lesson.notebook else None)
+
+    def render_page(self, page: Lesson) -> bytes:
+        converted = self.converted[page.id]
+        return self._page("page.html", page_title=f"{page.meta.title} · {self.course.config.title}", lesson=page,
+                          meta=page.meta, body=converted.html, toc=converted.toc, has_math=converted.has_math,
+                          download=self._download(page) if page.notebook else None)
 
     def _demo_html(self, demo) -> str:
         return self.theme.render("partials/demo-slot.html", demo=demo)
@@ -207,15 +225,18 @@ class Builder:
         if old is None or lesson.meta != old.meta:
             return None  # titles, order, prerequisites: other pages show them
         converted, problems = self.renderer.convert(lesson)
-        if converted.toc != self.converted[lesson.id].toc or converted.demos != self.converted[lesson.id].demos:
+        before = self.converted[lesson.id]
+        if converted.toc != before.toc or converted.demos != before.demos:
             return None  # other lessons' anchors or the demo set may depend on it
+        if converted.attachments != before.attachments:
+            return None  # the site's files change
         if converted.has_math and (self.math_styles is None or not converted.math_styles <= self.math_styles):
             return None  # the site's math stylesheet lacks a rule it needs
         # the edited lesson's own anchors, checked against the other pages as last built
         problems += check_anchors({lesson.id: lesson.path}, {**self.converted, lesson.id: converted})
         if problems:
             raise ProblemsFound(problems)
-        old.body, old.body_line = lesson.body, lesson.body_line
+        old.body, old.body_line, old.front = lesson.body, lesson.body_line, lesson.front
         self.converted[lesson.id] = converted
         page = self.render_lesson(old)
         self.files[old.url] = page

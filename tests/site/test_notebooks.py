@@ -1,0 +1,147 @@
+"""Notebooks as lessons (stored outputs rendered at build time, untrusted HTML sanitised, oversize outputs
+refused, a download link) and pages that are not lessons (linkable and checked, outside pager and tracks)."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output, new_raw_cell
+
+from tests.site.helpers import build, mini_course
+
+PNG = b"\x89PNG\r\n\x1a\nnot really a picture"
+FRONT = '+++\ntitle = "Perceptron"\nmodule = 3\ntrack = "t"\n+++'
+
+
+def notebook(*cells, front: str | None = FRONT):
+    book = new_notebook(metadata={"language_info": {"name": "python"}})
+    book.cells = ([new_raw_cell(front)] if front else []) + list(cells)
+    return book
+
+
+def course(tmp_path, book, **files: str):
+    content = mini_course(tmp_path, **files)
+    toml = content / "course.toml"
+    toml.write_text(toml.read_text().replace('lessons = ["one", "two"]', 'lessons = ["one", "two", "perceptron"]'))
+    nbformat.write(book, str(content / "lessons" / "perceptron.ipynb"))
+    return content
+
+
+GOOD = notebook(
+    new_markdown_cell("## The rule\n\nWeights move by $\\eta (y - \\hat y) x$; see [the start](one.md#start)."),
+    new_code_cell("print('hi')\n1 + 1", outputs=[
+        new_output("stream", name="stdout", text="hi \x1b[31mred\x1b[0m\n"),
+        new_output("execute_result", data={"text/plain": "2"}, execution_count=1)]),
+    new_code_cell("table", outputs=[new_output("display_data", data={
+        "text/html": "<style>td{color:red}</style><table class='dataframe'><tr><td onclick='steal()'>7</td></tr>"
+                     "</table><script>alert('x')</script><a href='https://example.org'>docs</a>",
+        "text/plain": "table"})]),
+    new_code_cell("plot()", outputs=[new_output("display_data", data={
+        "image/png": base64.b64encode(PNG).decode(), "text/plain": "<Figure>"},
+        metadata={"image/png": {"width": 320, "height": 240}})]),
+    new_code_cell("slider", outputs=[new_output("display_data", data={
+        "application/vnd.jupyter.widget-view+json": {"model_id": "abc", "version_major": 2, "version_minor": 0},
+        "text/plain": "IntSlider(value=3)"})]),
+    new_code_cell("show_tex()", outputs=[new_output("display_data", data={"text/latex": "$$\\sigma(z)$$"})]),
+)
+
+
+def test_a_notebook_lesson_renders_its_stored_outputs(tmp_path, capsys):
+    content = course(tmp_path, GOOD)
+    code, err = build(tmp_path, content, capsys)
+    assert code == 0, err
+    site = tmp_path / "site"
+    page = (site / "perceptron.html").read_text()
+    body = page.split('<div class="lesson-body">')[1].split("</article>")[0]
+    assert '<h2 id="the-rule">' in body and '<a href="one.html#start">the start</a>' in body
+    assert body.count("<math") == 2  # the markdown cell's formula and the text/latex output
+    assert '<span class="nb">print</span>' in body  # highlighted code
+    assert "hi red" in body and "\x1b" not in body  # ANSI colours stripped
+    assert '<pre class="nb-result">2</pre>' in body and "IntSlider(value=3)" in body
+    picture = re.search(r'<img src="(assets/outputs/[0-9a-f]{16}\.png)" alt="[^"]+" width="320" height="240"', body)
+    assert picture and (site / picture[1]).read_bytes() == PNG
+    assert '<a href="lessons/perceptron.ipynb" download>Download the notebook</a>' in page
+    assert (site / "lessons" / "perceptron.ipynb").read_bytes() == (content / "lessons" / "perceptron.ipynb").read_bytes()
+    assert 'href="perceptron.html"' in (site / "two.html").read_text()  # in the pager like any lesson
+
+
+def test_notebook_html_outputs_are_sanitised(tmp_path, capsys):
+    code, err = build(tmp_path, course(tmp_path, GOOD), capsys)
+    assert code == 0, err
+    body = (tmp_path / "site" / "perceptron.html").read_text().split('<div class="lesson-body">')[1]
+    assert "<table>" in body and "<td>7</td>" in body
+    for gone in ("alert(", "steal()", "onclick", "<style", "color:red"):
+        assert gone not in body
+    assert '<a href="https://example.org" target="_blank" rel="noopener noreferrer">docs</a>' in body
+
+
+@pytest.mark.parametrize("cells, expected", [
+    ([new_code_cell("big", outputs=[new_output("stream", name="stdout", text="x" * 2_100_000)])],
+     ["perceptron.ipynb: cell 2", "output 1 of the cell is 2.1 MB", "clear that output"]),
+    ([new_code_cell("img", outputs=[new_output("display_data", data={"text/html": "<img src='https://a.example/p.png'>"})])],
+     ["perceptron.ipynb: cell 2", "shows a picture from 'https://a.example/p.png'"]),
+    ([new_markdown_cell("Intro.\n\nSee [nothing](nowhere.md).")],
+     ["perceptron.ipynb: cell 2, line 3", "broken link 'nowhere.md'"]),
+    ([new_markdown_cell("A bad formula: $\\frac{1}{$.")],
+     ["perceptron.ipynb: cell 2, line 1", "cannot be typeset"]),
+])
+def test_notebook_mistakes_name_the_cell(tmp_path, capsys, cells, expected):
+    code, err = build(tmp_path, course(tmp_path, notebook(*cells)), capsys)
+    assert code == 1 and not (tmp_path / "site").exists(), err
+    for text in expected:
+        assert text in err
+
+
+def test_front_matter_problems_name_the_cell_and_line(tmp_path, capsys):
+    book = notebook(new_markdown_cell("Hi."), front='+++\ntitle = "Perceptron"\nmodule = 3\ntrack = "nope"\n+++')
+    code, err = build(tmp_path, course(tmp_path, book), capsys)
+    assert code == 1
+    assert "perceptron.ipynb: cell 1, line 4, key 'track': unknown track 'nope'" in err
+
+
+def test_a_notebook_without_front_matter_is_a_problem_and_a_toml_beside_it_is_its_front_matter(tmp_path, capsys):
+    content = course(tmp_path, notebook(new_markdown_cell("Hi."), front=None))
+    code, err = build(tmp_path, content, capsys)
+    assert code == 1 and "perceptron.ipynb: cell 1: no front matter" in err
+    (content / "lessons" / "perceptron.toml").write_text(FRONT.strip("+\n"))
+    code, err = build(tmp_path, content, capsys)
+    assert code == 0, err
+
+
+PAGE = '+++\ntitle = "Glossary"\nsubtitle = "Words of the course"\n+++\n## Latent\nThe small grid.\n'
+
+
+def test_pages_are_linkable_checked_and_outside_pager_and_tracks(tmp_path, capsys):
+    content = mini_course(tmp_path, **{
+        "pages/glossary.md": PAGE,
+        "pages/about.md": '+++\ntitle = "About"\n+++\nBack to [the start](../lessons/one.md#start).\n',
+        "lessons/two.md": '+++\ntitle = "Two"\nmodule = 2\ntrack = "t"\n+++\nSee [latent](../pages/glossary.md#latent).\n'})
+    code, err = build(tmp_path, content, capsys)
+    assert code == 0, err
+    site = tmp_path / "site"
+    assert 'href="glossary.html#latent"' in (site / "two.html").read_text()
+    about = (site / "about.html").read_text()
+    assert 'href="one.html#start"' in about and 'class="pager"' not in about
+    index = (site / "index.html").read_text()
+    lesson_list = index.split('<ol class="lesson-list">')[1].split("</ol>")[0]
+    assert "glossary.html" not in lesson_list
+    footer = index.split('<footer class="site-footer">')[1]
+    assert footer.index('href="about.html"') < footer.index('href="glossary.html"')
+    assert 'rel="next"' not in (site / "glossary.html").read_text()
+
+
+@pytest.mark.parametrize("files, expected", [
+    ({"lessons/two.md": '+++\ntitle = "Two"\nmodule = 2\ntrack = "t"\n+++\n[g](../pages/glossary.md#nope)\n'},
+     "broken anchor '../pages/glossary.md#nope'"),
+    ({"lessons/two.md": '+++\ntitle = "Two"\nmodule = 2\ntrack = "t"\n+++\n[g](../pages/glosary.md)\n'},
+     "broken link '../pages/glosary.md': no page 'glosary'"),
+    ({"pages/one.md": '+++\ntitle = "One again"\n+++\n'}, "page id 'one' is also a lesson's"),
+    ({"pages/extra.md": '+++\ntitle = "E"\nmodule = 3\n+++\n'}, "unknown key 'module'"),
+])
+def test_page_mistakes_are_problems(tmp_path, capsys, files, expected):
+    content = mini_course(tmp_path, **{"pages/glossary.md": PAGE, **files})
+    code, err = build(tmp_path, content, capsys)
+    assert code == 1 and expected in err

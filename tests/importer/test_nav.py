@@ -281,3 +281,19 @@ print("train")
     # GitHub's math: `\\(` is an escaped bracket there, not a formula; a ```math fence is a formula
     assert "The bias &#40; $w_0$ &#41;" in readme and "$$\n\\hat{y} = w_0 + w^T x\n$$" in readme
     assert build(capsys, content, tmp_path / "site")[1].count("broken") == 0
+
+
+def test_a_folder_is_titled_by_its_readme_heading_not_its_front_matter(tmp_path, capsys):
+    content, _ = imported(tmp_path, capsys, """
+-- part-1/README.md --
+---
+title: Front matter title
+---
+# Part one
+
+What this part is about.
+-- part-1/lesson.md --
+# A lesson
+""", "markdown")
+    assert course(content)["tracks"] == [{"id": "part-one", "title": "Part one", "description":
+                                          "What this part is about."}]

@@ -132,3 +132,12 @@ def test_a_settings_file_that_is_not_utf8(tmp_path, capsys):
     (source / "docs/02-probability/.nav.yml").write_bytes(b"title: Probabilit\xe9\n")
     err = failed(capsys, "mkdocs", source, tmp_path / "content")
     assert "docs/02-probability/.nav.yml: cannot read the file" in err and "fix: save it as UTF-8 text" in err
+
+
+def test_a_markdown_tree_reports_every_broken_page_at_once(tmp_path, capsys):
+    source = project(tmp_path, "markdown-tree")
+    (source / "README.md").write_text("---\ntitle: [unclosed\n---\n# Course\n")
+    (source / "2-Regression/README.md").write_text("---\n- a list\n---\n# Regression\n")
+    err = failed(capsys, "markdown", source, tmp_path / "content")
+    assert "markdown-tree/README.md: line 3: invalid YAML" in err
+    assert "2-Regression/README.md: line 2: the front matter is not a set" in err

@@ -12,11 +12,10 @@ from __future__ import annotations
 from fnmatch import fnmatchcase
 from pathlib import Path, PurePosixPath
 
-from unsmudge.importer import markup
 from unsmudge.importer.nav import ROOT, FolderNav, dirname_to_title
 from unsmudge.importer.notes import Notes
 from unsmudge.importer.outline import Source
-from unsmudge.importer.pages import find_pages, ignored, is_index, read_page
+from unsmudge.importer.pages import SourcePage, find_pages, ignored, is_index, read_page
 from unsmudge.problems import Problem, ProblemsFound, display_path
 
 REPOSITORY_FILES = ("LICENSE*", "LICENCE*", "CONTRIBUTING*", "CODE_OF_CONDUCT*", "SECURITY*", "SUPPORT*",
@@ -38,18 +37,21 @@ def read_tree(path: Path, exclude: list[str], skip: Path | None = None) -> Sourc
     readmes = {rel.parent: rel for rel in course_pages if is_index(rel)}
 
     def folder_title(folder: PurePosixPath) -> str:
-        if folder in readmes:
-            heading = markup.first_heading((path / readmes[folder]).read_text(encoding="utf-8", errors="replace"))
-            if heading:
-                return heading.text
-        return dirname_to_title(folder.name)
+        page = _readable(path, readmes[folder]) if folder in readmes else None
+        return (page.heading if page else "") or dirname_to_title(folder.name)
 
     nav = FolderNav(course_pages, notes, folder_title=folder_title).folder()
-    root_readme = readmes.get(ROOT)
-    page = read_page(path, root_readme) if root_readme else None
+    page = _readable(path, readmes[ROOT]) if ROOT in readmes else None
     title = (page.heading if page else "") or dirname_to_title(path.resolve().name)
     return Source(path, display_path(path), title, nav, pages, notes, page.lead if page else "",
                   github=True)
+
+
+def _readable(root: Path, rel: PurePosixPath) -> SourcePage | None:
+    try:
+        return read_page(root, rel)
+    except ProblemsFound:  # reported with every other page's problems when the outline reads them all
+        return None
 
 
 def _repository_file(rel: PurePosixPath) -> bool:

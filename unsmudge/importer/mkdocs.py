@@ -125,7 +125,7 @@ def read_project(path: Path, skip: Path | None = None) -> Source:
     plugins = _named(config.get("plugins", ["search"]))
     nav = _nav(config, plugins, docs, pages, notes, shown, text)
     written = [(docs / rel).read_text(encoding="utf-8", errors="replace") for rel in pages]
-    bodies = [(text, markup.mask(text)) for text in written]  # as written, and with code masked
+    bodies = [(body, markup.mask(body)) for body in written]  # as written, and with code masked
     where = lambda needle: yaml_file.place(shown, text, needle)  # noqa: E731
     _note_extensions(config, bodies, notes, where)
     _note_plugins(plugins, bodies, notes, where)

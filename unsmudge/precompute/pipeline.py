@@ -19,7 +19,7 @@ from diffusers import AutoencoderTiny, AutoPipelineForText2Image, DiffusionPipel
 from unsmudge.contract import DemoSpec
 from unsmudge.precompute.checks import (PICKLE_FIX, PICKLE_WHY, SAFETENSORS, SCHEDULER_CLASSES, WAYS_OUT,
                                         ModelConfigs, first_line, offline, only_pickles)
-from unsmudge.precompute.weights import VARIANT, _is_variant, fast_decoder_folder, variant
+from unsmudge.precompute.weights import VARIANT, is_variant, fast_decoder_folder, variant
 from unsmudge.problems import Problem, ProblemsFound
 
 SCHEDULERS = {name: getattr(diffusers, class_name) for name, class_name in SCHEDULER_CLASSES.items()}
@@ -114,7 +114,7 @@ def hub_variant(spec: DemoSpec, dtype: torch.dtype) -> str | None:
             names = [Path(n).name for n in HfApi().list_repo_files(spec.model, revision=spec.revision)]
         except Exception:  # noqa: BLE001 - no listing: load the plain files; loading reports a real failure
             return None
-    return VARIANT if any(n.endswith(SAFETENSORS) and _is_variant(n) for n in names) else None
+    return VARIANT if any(n.endswith(SAFETENSORS) and is_variant(n) for n in names) else None
 
 
 def _load_problem(spec: DemoSpec, demo_file: str, folder: Path | None, chosen: str | None, err: Exception) -> Problem:

@@ -63,7 +63,7 @@ def components(folder: Path) -> list[str]:
                   and (Path(folder) / name).is_dir())
 
 
-def _is_variant(name: str) -> bool:
+def is_variant(name: str) -> bool:
     # model.fp16.safetensors, model.fp16-00001-of-00002.safetensors, model.safetensors.index.fp16.json
     return f".{VARIANT}." in name or f".{VARIANT}-" in name
 
@@ -79,7 +79,7 @@ def variant(folder: Path) -> str | None:
     leave), else None: plain weights are preferred where both exist."""
     for name in components(folder) or ["."]:
         files = _weight_files(Path(folder) / name)
-        if files and all(_is_variant(p.name) for p in files):
+        if files and all(is_variant(p.name) for p in files):
             return VARIANT
     return None
 
@@ -95,8 +95,8 @@ def loaded_files(folder: Path, variant_name: str | None = None) -> list[Path]:
     for name in names or ["."]:
         part = folder / name
         weights = _weight_files(part)
-        chosen = [p for p in weights if _is_variant(p.name)] if variant_name else []
-        chosen = chosen or [p for p in weights if not _is_variant(p.name)]
+        chosen = [p for p in weights if is_variant(p.name)] if variant_name else []
+        chosen = chosen or [p for p in weights if not is_variant(p.name)]
         others = [p for p in part.iterdir() if p.is_file() and not p.name.startswith(".")
                   and p not in weights and p.suffix in (".json", ".txt", ".model")]
         files += sorted(others) + chosen

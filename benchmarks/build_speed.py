@@ -1,7 +1,7 @@
 """Build speed: unsmudge against MkDocs + Material for MkDocs, side by side, on the same synthetic course.
 
-    python benchmarks/build_speed.py            # 42 and 500 lessons; prints times and ratios
-    python benchmarks/build_speed.py --sizes 42 --repeat 1
+    python benchmarks/build_speed.py            # 42 and 500 lessons, with and without math; prints ratios
+    python benchmarks/build_speed.py --sizes 42 --repeat 1 --no-math
 
 Both tools build the same lessons (admonitions, details, tabs, cards, highlighted code, footnotes,
 a table, a diagram fence, links with anchors to other lessons) from the command line in a fresh
@@ -9,6 +9,14 @@ process, so start-up counts for both; the best of --repeat runs is kept. Also me
 re-render after editing one lesson of the largest course, and the flagship page's weight (HTML + CSS +
 JS, gzipped, frames aside). MkDocs is not a dependency of unsmudge; install it into the same venv with
     pip install mkdocs mkdocs-material pymdown-extensions
+
+The math case gives every lesson ten formulas (seven inline, three display, each lesson's its own) and
+the first lesson a hundred. unsmudge typesets them at build time; MkDocs-Material, as its documentation
+sets it up, wraps them with arithmatex and KaTeX renders them in the browser (KaTeX comes from the npm
+registry: `npm pack katex`, so npm is needed for that half). Besides build times it compares, for the
+first lesson, the page weight (what the browser fetched, gzipped where a server would) and the time
+from navigation to rendered math in headless Chromium (Playwright; `UNSMUDGE_CHROMIUM`, default
+/usr/bin/chromium), best of --repeat cold loads from a local HTTP server.
 """
 
 from __future__ import annotations
@@ -101,18 +109,42 @@ training, the reverse process is learned, and the two meet at every timestep. {f
 """
 
 
+# the math case: {n} is the lesson number, so no two lessons share a formula
+INLINE = [r"$\theta_{t+1} = \theta_t - \eta \nabla_\theta \mathcal{L}_{{n}}$", r"$\beta_{{n}} = 10^{-4}$",
+          r"$p(x_{{n}} \mid z)$", r"$\sigma(z) = 1 / (1 + e^{-{n} z})$", r"$W \in \mathbb{R}^{{n} \times d}$",
+          r"$\hat{y}_{{n}} = \operatorname{softmax}(W h)_k$",
+          r"$\mathbb{E}_{q}[\log p(x_{{n}} \mid z)] - D_{\mathrm{KL}}(q \,\|\, p)$"]
+DISPLAY = [r"q(\mathbf{x}_t \mid \mathbf{x}_0) = \mathcal{N}\left(\sqrt{\bar\alpha_t}\,\mathbf{x}_0, "
+           r"(1 - \bar\alpha_t)\mathbf{I}\right), \quad t = {n}",
+           r"\operatorname{Attention}(Q, K, V) = \operatorname{softmax}\left(\frac{Q K^\top}{\sqrt{d_{{n}}}}\right) V",
+           r"\begin{aligned} m_t &= \beta_1 m_{t-1} + (1 - \beta_1) g_t \\ "
+           r"\theta_t &= \theta_{t-1} - \eta_{{n}} \frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon} \end{aligned}"]
+
+
+def math_section(n: int, copies: int = 1) -> str:
+    """Ten formulas per copy, numbered from n."""
+    parts = []
+    for k in range(n, n + copies):
+        inline = [f.replace("{n}", str(k)) for f in INLINE]
+        parts.append(f"\n## Formulas {k}\n\nThe update {inline[0]} with {inline[1]}, a likelihood {inline[2]}, "
+                     f"a gate {inline[3]}, weights {inline[4]}, a prediction {inline[5]} and a bound {inline[6]}.\n")
+        parts += [f"\n$$\n{f.replace('{n}', str(k))}\n$$\n" for f in DISPLAY]
+    return "".join(parts)
+
+
 def lessons(count: int):
     for n in range(count):
         yield f"lesson-{n:03d}", n
 
 
-def body(n: int) -> str:
+def body(n: int, math: bool = False) -> str:
     prev = f"lesson-{max(n - 1, 0):03d}"
     filler = " ".join(["The latent is small, so every step is cheap."] * 12)
-    return BODY.format(n=n, prev=prev, filler=filler)
+    text = BODY.format(n=n, prev=prev, filler=filler)
+    return text + (math_section(n * 10 if n else 100_000, copies=10 if n == 0 else 1) if math else "")
 
 
-def write_unsmudge(root: Path, count: int) -> Path:
+def write_unsmudge(root: Path, count: int, math: bool = False) -> Path:
     content = root / "unsmudge"
     (content / "lessons").mkdir(parents=True)
     ids = [i for i, _ in lessons(count)]
@@ -124,19 +156,56 @@ def write_unsmudge(root: Path, count: int) -> Path:
         front = (f'+++\ntitle = "Lesson {n}"\nmodule = {n}\nkicker = "Layer {n}"\nsubtitle = "Part {n}"\n'
                  f'track = "{TRACKS[n * len(TRACKS) // count]}"\ncovers = ["one idea", "one check"]\n'
                  + (f'prerequisites = ["lesson-{n - 1:03d}"]\n' if n else "") + "+++\n")
-        (content / "lessons" / f"{lesson_id}.md").write_text(front + body(n))
+        (content / "lessons" / f"{lesson_id}.md").write_text(front + body(n, math))
     return content
 
 
-def write_mkdocs(root: Path, count: int) -> Path:
+# Material for MkDocs' documented KaTeX set-up (docs/reference/math.md), with KaTeX served from the site
+KATEX_INIT = """document$.subscribe(({ body }) => {
+  renderMathInElement(body, {
+    delimiters: [
+      { left: "$$",  right: "$$",  display: true },
+      { left: "$",   right: "$",   display: false },
+      { left: "\\\\(", right: "\\\\)", display: false },
+      { left: "\\\\[", right: "\\\\]", display: true }
+    ],
+  })
+})
+"""
+
+
+def katex_dist(work: Path) -> Path | None:
+    """KaTeX's dist/ folder from the npm registry (`npm pack`), or None without npm."""
+    npm = shutil.which("npm")
+    if npm is None:
+        return None
+    done = subprocess.run([npm, "pack", "katex@0.16", "--silent"], cwd=work, capture_output=True, text=True)
+    if done.returncode:
+        return None
+    import tarfile
+
+    with tarfile.open(work / done.stdout.strip().splitlines()[-1]) as archive:
+        archive.extractall(work / "katex", filter="data")
+    return work / "katex" / "package" / "dist"
+
+
+def write_mkdocs(root: Path, count: int, math: bool = False, katex: Path | None = None) -> Path:
     project = root / "mkdocs"
     (project / "docs").mkdir(parents=True)
     nav = {t: [] for t in TRACKS}
     for lesson_id, n in lessons(count):
-        (project / "docs" / f"{lesson_id}.md").write_text(f"# Lesson {n}\n" + body(n))
+        (project / "docs" / f"{lesson_id}.md").write_text(f"# Lesson {n}\n" + body(n, math))
         nav[TRACKS[n * len(TRACKS) // count]].append(f"      - Lesson {n}: {lesson_id}.md")
     (project / "docs" / "index.md").write_text("# Synthetic course\n")
     nav_text = "\n".join(f"  - {t.title()}:\n" + "\n".join(items) for t, items in nav.items())
+    math_config = ""
+    if math:
+        math_config = "  - pymdownx.arithmatex:\n      generic: true\n"
+        if katex:
+            shutil.copytree(katex, project / "docs" / "katex")
+            (project / "docs" / "katex-init.js").write_text(KATEX_INIT)
+            math_config += ("extra_javascript:\n  - katex-init.js\n  - katex/katex.min.js\n"
+                            "  - katex/contrib/auto-render.min.js\nextra_css:\n  - katex/katex.min.css\n")
     (project / "mkdocs.yml").write_text(f"""site_name: Synthetic course
 site_url: https://example.org/c/
 theme:
@@ -156,7 +225,7 @@ markdown_extensions:
   - pymdownx.superfences
   - pymdownx.tabbed:
       alternate_style: true
-nav:
+{math_config}nav:
   - index.md
 {nav_text}
 """)
@@ -234,10 +303,86 @@ def flagship_weight(work: Path) -> tuple[int, int, list[tuple[str, int]]]:
     return sum(size for _, size in parts), lazy, parts
 
 
+def compare_sizes(args, work: Path, unsmudge: list[str], mkdocs: str, math: bool, katex: Path | None) -> None:
+    print(f"\n{'math, ten formulas a lesson' if math else 'no math'}:")
+    print(f"{'lessons':>8} {'unsmudge':>10} {'mkdocs-material':>16} {'ratio':>7}  target"
+          f"    CPU time: {'unsmudge':>9} {'mkdocs':>8} {'ratio':>6}")
+    for count in args.sizes:
+        root = work / f"{count}{'-math' if math else ''}"
+        content, project = write_unsmudge(root, count, math), write_mkdocs(root, count, math, katex)
+        ours = best_of(args.repeat, unsmudge + ["build", "--content", str(content), "--frames",
+                                                str(root / "frames"), "--out", str(root / "site")], root)
+        theirs = best_of(args.repeat, [mkdocs, "build", "-q", "-f", str(project / "mkdocs.yml"),
+                                       "-d", str(root / "mkdocs-site")], root)
+        target = 2 if count < 100 else 5
+        ratio = theirs[0] / ours[0]
+        print(f"{count:>8} {ours[0]:>9.2f}s {theirs[0]:>15.2f}s {ratio:>6.1f}x  >= {target}x "
+              f"{'met   ' if ratio >= target else 'MISSED'}            {ours[1]:>8.2f}s {theirs[1]:>7.2f}s "
+              f"{theirs[1] / ours[1]:>5.1f}x")
+
+
+TEXT_TYPES = (".html", ".css", ".js", ".svg", ".json", ".txt")
+UNSMUDGE_READY = "document.readyState === 'complete' && document.fonts.status === 'loaded'"
+KATEX_READY = ("document.fonts.status === 'loaded' && document.querySelectorAll('.arithmatex').length > 0 && "
+               "[...document.querySelectorAll('.arithmatex')].every(e => e.querySelector('.katex'))")
+
+
+def math_page(repeat: int, root: Path, path: str, ready: str) -> tuple[float, int, int]:
+    """(ms from navigation to rendered math, best of `repeat` cold loads; bytes fetched, as a server would
+    send them: text gzipped; requests) for the page at `path` under `root`, served on 127.0.0.1."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    from playwright.sync_api import sync_playwright
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(root)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}/"
+    times, fetched = [], set()
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=os.environ.get("UNSMUDGE_CHROMIUM", "/usr/bin/chromium"))
+            for _ in range(repeat):
+                # a cold cache each time; the waiting predicate is evaluated, which a strict CSP forbids
+                context = browser.new_context(bypass_csp=True)
+                page = context.new_page()
+                page.on("requestfinished", lambda request: fetched.add(request.url))
+                page.goto(base + path, wait_until="commit")
+                page.wait_for_function(ready, timeout=60_000, polling="raf")
+                times.append(page.evaluate("performance.now()"))
+                context.close()
+            browser.close()
+    finally:
+        server.shutdown()
+    weight = 0
+    for url in fetched:
+        data = (root / url.removeprefix(base).split("#")[0]).read_bytes()
+        weight += len(gzip.compress(data, 6)) if url.endswith(TEXT_TYPES) else len(data)
+    return min(times), weight, len(fetched)
+
+
+def compare_math_page(args, work: Path) -> None:
+    count = max(args.sizes)
+    root = work / f"{count}-math"
+    ours = math_page(args.repeat, root / "site", "lesson-000.html", UNSMUDGE_READY)
+    theirs = math_page(args.repeat, root / "mkdocs-site", "lesson-000/index.html", KATEX_READY)
+    print(f"\nthe first lesson (110 formulas) in Chromium, cold cache, from 127.0.0.1:")
+    print(f"  time to rendered math: unsmudge {ours[0]:.0f} ms, MkDocs-Material + KaTeX {theirs[0]:.0f} ms "
+          f"({theirs[0] / ours[0]:.1f}x)")
+    print(f"  page weight (text gzipped): unsmudge {ours[1] / 1024:.0f} KB in {ours[2]} requests, "
+          f"MkDocs-Material + KaTeX {theirs[1] / 1024:.0f} KB in {theirs[2]} requests")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[42, 500])
     parser.add_argument("--repeat", type=int, default=3, help="runs per tool and size; the best counts")
+    parser.add_argument("--no-math", action="store_true", help="leave out the math case")
     args = parser.parse_args()
     mkdocs = shutil.which("mkdocs", path=str(Path(sys.executable).parent)) or shutil.which("mkdocs")
     if mkdocs is None:
@@ -247,25 +392,19 @@ def main() -> int:
     env_note = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
     print(f"machine: {env_note}")
     print(f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-    print(f"{'lessons':>8} {'unsmudge':>10} {'mkdocs-material':>16} {'ratio':>7}  target"
-          f"    CPU time: {'unsmudge':>9} {'mkdocs':>8} {'ratio':>6}")
     with tempfile.TemporaryDirectory() as temp:
         work = Path(temp)
-        for count in args.sizes:
-            root = work / str(count)
-            content, project = write_unsmudge(root, count), write_mkdocs(root, count)
-            ours = best_of(args.repeat, unsmudge + ["build", "--content", str(content), "--frames",
-                                                    str(root / "frames"), "--out", str(root / "site")], root)
-            theirs = best_of(args.repeat, [mkdocs, "build", "-q", "-f", str(project / "mkdocs.yml"),
-                                           "-d", str(root / "mkdocs-site")], root)
-            target = 2 if count < 100 else 5
-            ratio = theirs[0] / ours[0]
-            print(f"{count:>8} {ours[0]:>9.2f}s {theirs[0]:>15.2f}s {ratio:>6.1f}x  >= {target}x "
-                  f"{'met   ' if ratio >= target else 'MISSED'}            {ours[1]:>8.2f}s {theirs[1]:>7.2f}s "
-                  f"{theirs[1] / ours[1]:>5.1f}x")
+        compare_sizes(args, work, unsmudge, mkdocs, False, None)
+        if not args.no_math:
+            katex = katex_dist(work)
+            compare_sizes(args, work, unsmudge, mkdocs, True, katex)
+            if katex is None:
+                print("(npm is missing: no KaTeX for MkDocs, so no page comparison)")
+            else:
+                compare_math_page(args, work)
         largest = max(args.sizes)
         ms, index_ms, index_bytes = rebuild_ms(work / str(largest) / "unsmudge", work / str(largest) / "frames")
-        print(f"serve: re-render after editing one lesson of {largest}: {ms:.1f} ms (target < 50 ms: "
+        print(f"\nserve: re-render after editing one lesson of {largest}: {ms:.1f} ms (target < 50 ms: "
               f"{'met' if ms < 50 else 'MISSED'}); its search index, remade when next asked for: "
               f"{index_ms:.1f} ms, {index_bytes / 1e6:.1f} MB")
         total, lazy, parts = flagship_weight(work)

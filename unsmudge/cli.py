@@ -40,7 +40,7 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     _common(serve)
     serve.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
 
-    new = subs.add_parser("new", help="write a starter course into DIR")
+    new = subs.add_parser("new", help="write a starter project into DIR (its course in DIR/content)")
     new.add_argument("dir", type=Path, metavar="DIR")
 
     precompute = subs.add_parser("precompute", help="compute demo frames into build/ (loads the model)")
@@ -71,8 +71,11 @@ def _new(args) -> int:
     from unsmudge.starter import write_starter
 
     write_starter(args.dir)
-    print(f"wrote a starter course into {display_path(args.dir)}; preview it with "
-          f"`unsmudge serve --content {display_path(args.dir)}`")
+    print(f"wrote a starter course into {display_path(args.dir)}/content; then:\n"
+          f"    cd {display_path(args.dir)}\n"
+          "    unsmudge precompute   # the demo's frames, from the built-in model (seconds on a CPU)\n"
+          "    unsmudge build        # the site, in site/\n"
+          "    unsmudge serve        # or a preview that reloads as you edit")
     return 0
 
 

@@ -18,6 +18,8 @@ RESOURCES = {"src": {"img", "video", "audio", "source", "track", "iframe", "embe
              "poster": {"video"}, "href": {"link"}, "data": {"object"}}
 LINKS = {"a", "area"}
 SRCSET = re.compile(r"\s*([^\s,]+)(\s+[^,]+)?\s*(?:,|$)")
+# what makes a piece of HTML worth parsing; most of the stash is highlighted code and diagrams, which never match
+WORTH_A_LOOK = re.compile(r"\b(?:src|href|poster|srcset|data|style|on[a-z]+)\s*=|<(?:script|style)\b|javascript:", re.I)
 
 
 class _Rewriter(HTMLParser):
@@ -108,7 +110,7 @@ class _Rewriter(HTMLParser):
 
 def rewrite(text: str, references) -> str:
     """`text` with its links and resources rewritten; problems go to `references.problem`."""
-    if "<" not in text:
+    if not WORTH_A_LOOK.search(text):
         return text
     rewriter = _Rewriter(references)
     rewriter.feed(text)

@@ -1,4 +1,9 @@
-"""`unsmudge new DIR`: copy the starter course (unsmudge/starter/) into a new folder."""
+"""`unsmudge new DIR`: copy the starter project (unsmudge/starter/) into a new folder.
+
+The project is laid out as unsmudge's defaults expect (the course in content/, frames in build/, the site
+in site/), so `cd DIR && unsmudge precompute && unsmudge build` needs no option. Its course has a formula,
+a demo on the embedded model, a notebook lesson and a page.
+"""
 
 from __future__ import annotations
 

@@ -52,6 +52,8 @@ class Typeset:
 
 
 _engine = None  # (pid, MiniRacer) once this process has started V8
+# Temml's answers by macros, then formula: a course writes $x$ or $\theta$ on page after page
+_typeset: dict[str, dict[Formula, tuple[bool, str]]] = {}
 
 
 def engine_running() -> bool:
@@ -77,7 +79,12 @@ def typeset(formulas: list[Formula], macros: dict[str, str]) -> Typeset:
     if not formulas:
         return Typeset([], {}, set())
     known = {**COMPATIBLE_MACROS, **{f"\\{name}": body for name, body in macros.items()}}
-    results = json.loads(_context().call("typesetPage", json.dumps([[f.tex, f.display] for f in formulas]), known))
+    cache = _typeset.setdefault(json.dumps(known, sort_keys=True), {})
+    missing = list(dict.fromkeys(f for f in formulas if f not in cache))
+    if missing:
+        done = json.loads(_context().call("typesetPage", json.dumps([[f.tex, f.display] for f in missing]), known))
+        cache.update(zip(missing, done))
+    results = [cache[f] for f in formulas]
     html = [text if ok else "" for ok, text in results]
     # Temml's message, first line: "Undefined control sequence: \\foo at position 7"
     errors = {i: text.removeprefix("ParseError: ").split("\n")[0].strip().rstrip(":")

@@ -17,7 +17,9 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import quote, unquote, urlsplit
 
 import markdown
+from markdown.extensions import admonition, attr_list, footnotes, md_in_html, tables, toc
 from markdown.treeprocessors import Treeprocessor
+from pymdownx import arithmatex, details, highlight, superfences, tabbed
 
 from unsmudge import diagram, formulas, raw_html
 from unsmudge.course import Lesson
@@ -114,23 +116,23 @@ class LessonRenderer:
         self.macros = macros or {}
         self.lessons_dir, self.pages_dir = self.content_dir / "lessons", self.content_dir / "pages"
         self.lesson_ids, self.page_ids = lesson_ids, page_ids
+        # extension objects, not names: a name is looked up among every installed package's entry points
         self.md = markdown.Markdown(
             extensions=[
-                "attr_list", "footnotes", "md_in_html", "tables", "toc", "admonition",
-                "pymdownx.arithmatex", "pymdownx.details", "pymdownx.highlight", "pymdownx.superfences", "pymdownx.tabbed",
-            ],
-            extension_configs={
-                "toc": {"permalink": "¶", "permalink_title": "Link to this section", "toc_depth": "2-3"},
-                # CSS classes, not inline styles: the CSP forbids inline styles
-                "pymdownx.highlight": {"use_pygments": True, "css_class": "highlight", "noclasses": False},
-                "pymdownx.tabbed": {"alternate_style": True},
+                attr_list.makeExtension(), footnotes.makeExtension(), md_in_html.makeExtension(),
+                tables.makeExtension(), admonition.makeExtension(),
+                toc.makeExtension(permalink="¶", permalink_title="Link to this section", toc_depth="2-3"),
                 # $...$, \(...\), $$...$$, \[...\] and \begin{env}: the syntax of Material for MkDocs
-                "pymdownx.arithmatex": {"generic": True},
-                "pymdownx.superfences": {"custom_fences": [
+                arithmatex.makeExtension(generic=True),
+                details.makeExtension(),
+                # CSS classes, not inline styles: the CSP forbids inline styles
+                highlight.makeExtension(use_pygments=True, css_class="highlight", noclasses=False),
+                superfences.makeExtension(custom_fences=[
                     {"name": "demo", "class": "demo", "format": _demo_fence},
                     {"name": "pipeline", "class": "pipeline", "format": _pipeline_fence},
-                ]},
-            },
+                ]),
+                tabbed.makeExtension(alternate_style=True),
+            ],
             output_format="html",
         )
         self.md.treeprocessors.register(FormulaMarks(self.md), "unsmudge-formulas", 15)  # after inline (20)

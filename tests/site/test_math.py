@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import html
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -143,16 +141,32 @@ def test_two_builds_give_the_same_bytes(tmp_path):
     assert tree(tmp_path / "a") == tree(tmp_path / "b")
 
 
-def test_a_second_build_in_one_process_converts_without_forking(tmp_path):
-    """V8 does not survive fork: once a build started it, later builds convert in-process (and finish)."""
+class Forked(Exception):
+    pass
+
+
+def test_once_v8_runs_in_this_process_lessons_convert_without_forking(tmp_path, monkeypatch):
+    """V8 does not survive fork (its threads stay behind): once a process has started it (an earlier build
+    in `serve` or a test), its later builds convert in-process."""
+    import multiprocessing
+
+    from unsmudge import formulas
+    from unsmudge.site import Builder, Options
+
     ids = ", ".join(f'"l{n:02d}"' for n in range(40))
     (tmp_path / "course.toml").write_text(f'title = "C"\nlessons = [{ids}]\n[[tracks]]\nid = "t"\ntitle = "T"\n')
+    (tmp_path / "lessons").mkdir()
     for n in range(40):
-        path = tmp_path / "lessons" / f"l{n:02d}.md"
-        path.parent.mkdir(exist_ok=True)
-        path.write_text(f'+++\ntitle = "L{n}"\nmodule = {n}\ntrack = "t"\n+++\n$x_{{{n}}}$\n')
-    code = ("from unsmudge.site import Builder, Options\n"
-            f"for _ in range(2): Builder(Options(content={str(tmp_path)!r}, jobs=2)).gather()\n"
-            "print('done')\n")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert result.stdout.strip() == "done", result.stderr
+        (tmp_path / "lessons" / f"l{n:02d}.md").write_text(f'+++\ntitle = "L{n}"\nmodule = {n}\ntrack = "t"\n+++\n$x_{{{n}}}$\n')
+
+    def no_fork(method):
+        raise Forked(method)
+
+    monkeypatch.setattr(multiprocessing, "get_context", no_fork)
+    formulas.typeset([formulas.Formula("x", False)], {})  # V8 runs in this process now
+    assert formulas.engine_running()
+    files = Builder(Options(content=tmp_path, jobs=2)).gather()
+    assert b"<math" in files["l39.html"]
+    monkeypatch.setattr(formulas, "engine_running", lambda: False)  # the same build would fork without V8
+    with pytest.raises(Forked):
+        Builder(Options(content=tmp_path, jobs=2)).gather()

@@ -145,3 +145,10 @@ def test_page_mistakes_are_problems(tmp_path, capsys, files, expected):
     content = mini_course(tmp_path, **{"pages/glossary.md": PAGE, **files})
     code, err = build(tmp_path, content, capsys)
     assert code == 1 and expected in err
+
+
+def test_pages_are_in_the_sitemap(tmp_path, capsys):
+    content = mini_course(tmp_path, **{"pages/glossary.md": PAGE})
+    code, err = build(tmp_path, content, capsys, "--base-url", "https://example.org/c/")
+    assert code == 0, err
+    assert "<loc>https://example.org/c/glossary.html</loc>" in (tmp_path / "site" / "sitemap.xml").read_text()

@@ -11,10 +11,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.commands import tree
+
+tree_bytes = tree  # the name test_layouts.py imports; tree is defined once, in tests/commands.py
+
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 ROOT = Path(__file__).resolve().parents[2]
+ONE_THREAD = ("--threads", "1")
 
 
 def write_demo(content: Path, demo_id: str, model: Path | str, **fields) -> Path:
@@ -52,6 +57,16 @@ def tiny_model(tmp_path_factory) -> Path:
     return build_tiny_pipeline(tmp_path_factory.mktemp("models") / "tiny", size=32, seed=0)
 
 
+@pytest.fixture(scope="session")
+def small_model(tmp_path_factory) -> Path:
+    """Smaller still (16 px, 8-16 channels), for the tests that start interpreters: they test processes, not
+    pictures, so the model only has to be real."""
+    from tests.tiny import build_tiny_pipeline
+
+    return build_tiny_pipeline(tmp_path_factory.mktemp("models") / "small", size=16, seed=0, channels=(8, 16),
+                               vae_channels=(8, 16), text_dim=16, head_dim=4)
+
+
 @pytest.fixture
 def course(tmp_path, tiny_model) -> Path:
     """A content folder with one demo 'tiny' (2 prompts, 4 steps, 32 px) on the tiny model."""
@@ -77,20 +92,25 @@ def precompute_subprocess(content: Path, out: Path, *extra: str, **kwargs):
                              "--device", "cpu", *extra], env=env, cwd=ROOT, **kwargs)
 
 
-def tree_bytes(out: Path) -> dict[str, bytes]:
-    """Every file under `out`, by relative path, with its bytes."""
-    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(Path(out).rglob("*")) if p.is_file()}
+def _clean(root: Path, model: Path, *extra: str, **fields) -> tuple[Path, Path, dict[str, bytes]]:
+    content, out = root / "content", root / "build"
+    write_demo(content, "tiny", model, **fields)
+    assert precompute(content, out, *extra) == 0
+    return content, out, tree(out)
 
 
 @pytest.fixture(scope="session")
 def clean_run(tmp_path_factory, tiny_model):
     """The tiny demo computed once, cleanly, in this process: (content, out, {path: bytes})."""
-    root = tmp_path_factory.mktemp("clean")
-    content = root / "content"
-    write_demo(content, "tiny", tiny_model)
-    out = root / "build"
-    assert precompute(content, out) == 0
-    return content, out, tree_bytes(out)
+    return _clean(tmp_path_factory.mktemp("clean"), tiny_model)
+
+
+@pytest.fixture(scope="session")
+def small_clean_run(tmp_path_factory, small_model):
+    """Three runs on the small model, computed once in this process on one thread (CPU bytes repeat for the
+    same thread count; one thread per worker keeps two workers off each other's core): (content, out, files)."""
+    return _clean(tmp_path_factory.mktemp("small-clean"), small_model, *ONE_THREAD, size=16,
+                  prompts=["a dog", "a cat", "a bird"])
 
 
 def pytest_configure(config):

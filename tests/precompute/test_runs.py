@@ -10,13 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from unsmudge.contract import find_results, plan_runs
+from tests.commands import tree
+from unsmudge.contract import VIEWS, find_results, load_demo, plan_runs
 from unsmudge.precompute.weights import model_identity
-from unsmudge.contract import VIEWS
-from unsmudge.contract import load_demo
 
-from .conftest import ROOT, precompute, tree_bytes, write_demo
-
+from .conftest import ROOT, precompute, write_demo
 
 
 def pixels(path: Path):
@@ -55,7 +53,7 @@ def test_run_folders_follow_the_contract(clean_run):
 def test_same_spec_same_bytes_on_cpu(clean_run, tmp_path):
     content, _, clean = clean_run
     assert precompute(content, tmp_path / "again") == 0
-    assert tree_bytes(tmp_path / "again") == clean
+    assert tree(tmp_path / "again") == clean
 
 
 def test_prediction_and_forward_end_at_the_image(clean_run):
@@ -119,7 +117,7 @@ def test_cached_rerun_does_no_model_work(clean_run, monkeypatch, capsys):
     monkeypatch.setattr(compute_module, "compute", refuse)
     assert precompute(content, out) == 0
     assert "0 to do, 2 cached" in capsys.readouterr().out
-    assert tree_bytes(out) == clean
+    assert tree(out) == clean
 
 
 def test_cached_rerun_never_imports_torch(clean_run):
@@ -161,7 +159,7 @@ def test_force_recomputes_the_same_bytes(clean_run, tmp_path):
     shutil.copytree(out, copy)
     before = {p.name: p.stat().st_mtime_ns for p in copy.glob("*/run.json")}
     assert precompute(content, copy, "--force", "--demo", "tiny") == 0
-    assert tree_bytes(copy) == clean
+    assert tree(copy) == clean
     assert all(p.stat().st_mtime_ns != before[p.name] for p in copy.glob("*/run.json"))
 
 
@@ -184,7 +182,7 @@ def test_unsmudge_precompute_command_line(clean_run, capsys):
     content, out, clean = clean_run
     assert main(["precompute", "--content", str(content), "--out", str(out), "--device", "cpu"]) == 0
     assert "everything is cached" in capsys.readouterr().out
-    assert tree_bytes(out) == clean
+    assert tree(out) == clean
 
 
 def test_fast_decoder_for_the_in_between_frames(clean_run, tiny_model, tmp_path):

@@ -389,7 +389,8 @@ def main() -> int:
         sys.exit("MkDocs is not installed; for the side-by-side run:\n"
                  f"    {sys.executable} -m pip install mkdocs mkdocs-material pymdown-extensions")
     unsmudge = [sys.executable, "-m", "unsmudge.cli"]
-    env_note = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
+    env_note = (f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+                f"Python {platform.python_version()}")
     print(f"machine: {env_note}")
     print(f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     with tempfile.TemporaryDirectory() as temp:

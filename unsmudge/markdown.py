@@ -155,10 +155,10 @@ class LessonRenderer:
         self.folder = lesson.path.parent.resolve()  # links are relative to the lesson's file
         self.md.reset()
         self.md.unsmudge_demos, self.md.unsmudge_formulas, self.md.unsmudge_fence_problems = [], [], []
-        # code scrolls sideways on a narrow screen, so keyboard users must be able to focus it
         html = self.md.convert(lesson.body)
         if lesson.notebook:  # each code cell and its outputs, made by unsmudge.notebook
             html = NOTEBOOK_CELL.sub(lambda m: lesson.notebook.inserts[m[1]], html)
+        # code scrolls sideways on a narrow screen, so keyboard users must be able to focus it
         html = html.replace('<div class="highlight"><pre>', SCROLLABLE_PRE)
         html, styles = self._typeset(html, self.md.unsmudge_formulas)
         for language, source, message in self.md.unsmudge_fence_problems:
@@ -211,9 +211,9 @@ class LessonRenderer:
                 self.anchors.append((page_id, parts.fragment, href, line_of(self.lesson, href)))
             return f"{page_id}.html" + (f"#{parts.fragment}" if parts.fragment else "")
         if parts.path.endswith(".html") and PurePosixPath(parts.path).stem in self.lesson_ids:
-            lesson_id = PurePosixPath(parts.path).stem
+            fragment = f"#{parts.fragment}" if parts.fragment else ""
             self.problem(href, f"link '{href}' names a page of the built site",
-                         f"link to the lesson's file, '{lesson_id}.md'" + (f"#{parts.fragment}" if parts.fragment else ""))
+                         f"link to the lesson's file, '{PurePosixPath(parts.path).stem}.md{fragment}'")
             return href
         return self.attachment(href)
 

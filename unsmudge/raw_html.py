@@ -2,9 +2,9 @@
 
 `src`, `href`, `poster` and `srcset` are resolved, checked and rewritten by the same rules as markdown
 links and images (`references`: an object with `link(href)` and `resource(src)`, both returning the
-URL to write, and `problem(written, message, fix)`), and whatever the page's Content-Security-Policy would block (an inline
-script, an inline style, an event handler, a `javascript:` URL) is a problem, not a console error
-in the reader's browser. Everything else is written back exactly as it was.
+URL to write, and `problem(written, message, fix)`), and whatever the page's Content-Security-Policy
+would block (an inline script, an inline style, an event handler, a `javascript:` URL) is a problem,
+not a console error in the reader's browser. Everything else is written back exactly as it was.
 """
 
 from __future__ import annotations

@@ -33,7 +33,8 @@ VISIBLE_TEXT = """() => {
 # every picture loaded and decoded (lazy ones are asked for now): the names of those that fail
 BROKEN_IMAGES = """async () => {
   const images = [...document.images];
-  const results = await Promise.all(images.map(i => { i.loading = 'eager'; return i.decode().then(() => null, () => i.src); }));
+  const results = await Promise.all(images.map(
+    i => { i.loading = 'eager'; return i.decode().then(() => null, () => i.src); }));
   return results.filter(r => r !== null).concat(images.filter(i => i.complete && i.naturalWidth === 0).map(i => i.src));
 }"""
 

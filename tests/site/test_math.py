@@ -157,7 +157,8 @@ def test_once_v8_runs_in_this_process_lessons_convert_without_forking(tmp_path, 
     (tmp_path / "course.toml").write_text(f'title = "C"\nlessons = [{ids}]\n[[tracks]]\nid = "t"\ntitle = "T"\n')
     (tmp_path / "lessons").mkdir()
     for n in range(40):
-        (tmp_path / "lessons" / f"l{n:02d}.md").write_text(f'+++\ntitle = "L{n}"\nmodule = {n}\ntrack = "t"\n+++\n$x_{{{n}}}$\n')
+        front = f'+++\ntitle = "L{n}"\nmodule = {n}\ntrack = "t"\n+++\n'
+        (tmp_path / "lessons" / f"l{n:02d}.md").write_text(front + f"$x_{{{n}}}$\n")
 
     def no_fork(method):
         raise Forked(method)

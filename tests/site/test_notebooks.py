@@ -64,7 +64,8 @@ def test_a_notebook_lesson_renders_its_stored_outputs(tmp_path, capsys):
     picture = re.search(r'<img src="(assets/outputs/[0-9a-f]{16}\.png)" alt="[^"]+" width="320" height="240"', body)
     assert picture and (site / picture[1]).read_bytes() == PNG
     assert '<a href="lessons/perceptron.ipynb" download>Download the notebook</a>' in page
-    assert (site / "lessons" / "perceptron.ipynb").read_bytes() == (content / "lessons" / "perceptron.ipynb").read_bytes()
+    source = content / "lessons" / "perceptron.ipynb"
+    assert (site / "lessons" / "perceptron.ipynb").read_bytes() == source.read_bytes()
     assert 'href="perceptron.html"' in (site / "two.html").read_text()  # in the pager like any lesson
 
 
@@ -81,7 +82,8 @@ def test_notebook_html_outputs_are_sanitised(tmp_path, capsys):
 @pytest.mark.parametrize("cells, expected", [
     ([new_code_cell("big", outputs=[new_output("stream", name="stdout", text="x" * 2_100_000)])],
      ["perceptron.ipynb: cell 2", "output 1 of the cell is 2.1 MB", "clear that output"]),
-    ([new_code_cell("img", outputs=[new_output("display_data", data={"text/html": "<img src='https://a.example/p.png'>"})])],
+    ([new_code_cell("img", outputs=[new_output("display_data",
+                                                data={"text/html": "<img src='https://a.example/p.png'>"})])],
      ["perceptron.ipynb: cell 2", "shows a picture from 'https://a.example/p.png'"]),
     ([new_markdown_cell("Intro.\n\nSee [nothing](nowhere.md).")],
      ["perceptron.ipynb: cell 2, line 3", "broken link 'nowhere.md'"]),
@@ -111,6 +113,7 @@ def test_a_notebook_without_front_matter_is_a_problem_and_a_toml_beside_it_is_it
     assert code == 0, err
 
 
+HEAD_TWO = '+++\ntitle = "Two"\nmodule = 2\ntrack = "t"\n+++\n'
 PAGE = '+++\ntitle = "Glossary"\nsubtitle = "Words of the course"\n+++\n## Latent\nThe small grid.\n'
 
 
@@ -118,7 +121,7 @@ def test_pages_are_linkable_checked_and_outside_pager_and_tracks(tmp_path, capsy
     content = mini_course(tmp_path, **{
         "pages/glossary.md": PAGE,
         "pages/about.md": '+++\ntitle = "About"\n+++\nBack to [the start](../lessons/one.md#start).\n',
-        "lessons/two.md": '+++\ntitle = "Two"\nmodule = 2\ntrack = "t"\n+++\nSee [latent](../pages/glossary.md#latent).\n'})
+        "lessons/two.md": HEAD_TWO + "See [latent](../pages/glossary.md#latent).\n"})
     code, err = build(tmp_path, content, capsys)
     assert code == 0, err
     site = tmp_path / "site"

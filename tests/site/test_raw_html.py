@@ -23,7 +23,8 @@ def test_raw_html_paths_are_rewritten_like_markdown_and_sizes_survive(tmp_path, 
             'Inline <img src="../media/net.png" width=80> and <a href="one.md#start">the start</a>,\n'
             '<a href="https://example.org/x">the web</a>.\n\n'
             '<video controls poster="../media/poster.png"><source src="../media/clip.mp4" type="video/mp4"></video>\n\n'
-            '<picture><source srcset="../media/net.png 1x, ../media/net@2x.png 2x"><img src="../media/net.png" alt="n"></picture>\n\n'
+            '<picture><source srcset="../media/net.png 1x, ../media/net@2x.png 2x">'
+            '<img src="../media/net.png" alt="n"></picture>\n\n'
             '![sized](../media/net.png){ width=300 }\n')
     content = two(tmp_path, body, **{"media/net.png": b"png", "media/net@2x.png": b"png2", "media/poster.png": b"p",
                                      "media/clip.mp4": b"mp4"})
@@ -41,7 +42,8 @@ def test_raw_html_paths_are_rewritten_like_markdown_and_sizes_survive(tmp_path, 
 
 
 @pytest.mark.parametrize("body, expected", [
-    ('<img src="../media/missing.png" width="10">', ["line 8", "'../media/missing.png' is not a file in the content folder"]),
+    ('<img src="../media/missing.png" width="10">',
+     ["line 8", "'../media/missing.png' is not a file in the content folder"]),
     ('<img src="https://example.org/x.png">', ["line 8", "would be loaded from another host"]),
     ('<a href="nowhere.md">x</a>', ["line 8", "broken link 'nowhere.md': no lesson 'nowhere'"]),
     ('<a href="one.md#nope">x</a>', ["line 8", "broken anchor 'one.md#nope'"]),

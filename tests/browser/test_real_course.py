@@ -96,6 +96,9 @@ def test_formulas_are_typeset_without_a_script(browser, real_site):
     try:
         page.goto(real_site.as_uri() + "/detection.html")
         assert page.locator("math").count() == 3  # two display formulas and $C$
+        # exposed to assistive technology as maths, with its content
+        assert page.get_by_role("math").count() == 3
+        assert "IoU" in page.locator(".math-display").first.aria_snapshot()
         box = page.locator(".math-display").first.bounding_box()
         assert box and box["height"] > 30  # laid out as a display formula, not a line of text
         assert page.evaluate("document.fonts.check('16px \"Latin Modern Math\"')")

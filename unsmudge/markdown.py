@@ -202,9 +202,12 @@ class LessonRenderer:
         page = self._page_of(parts.path)
         if page is not None:
             kind, folder, page_id = page
-            if page_id not in (self.lesson_ids if kind == "lesson" else self.page_ids):
-                close = difflib.get_close_matches(page_id, sorted(self.lesson_ids | self.page_ids), n=1)
-                fix = f"did you mean '{close[0]}'?" if close else f"link to an existing {kind}'s file in {folder}/"
+            known = self.lesson_ids if kind == "lesson" else self.page_ids
+            if page_id not in known:
+                close = difflib.get_close_matches(page_id, sorted(known), n=1)
+                name = PurePosixPath(parts.path).name  # suggested as written, with the right name
+                fix = (f"did you mean '{parts.path[:-len(name)]}{close[0]}{PurePosixPath(name).suffix}'?" if close
+                       else f"link to an existing {kind}'s file in {folder}/")
                 self.problem(href, f"broken link '{href}': no {kind} '{page_id}'", fix)
                 return href
             if parts.fragment:

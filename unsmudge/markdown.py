@@ -91,17 +91,12 @@ class LinkRules(Treeprocessor):
 
     def run(self, root: etree.Element) -> None:
         for element in root.iter():
-            if element.tag == "a" and element.get("href") is not None:
-                href = element.get("href")
-                element.set("href", self.renderer.link(href))
-                if urlsplit(href).scheme in ("http", "https"):
-                    element.set("target", "_blank")
-                    element.set("rel", "noopener")
-            elif element.tag == "img" and element.get("src") is not None:
-                element.set("src", self.renderer.resource(element.get("src")))
-                element.set("loading", "lazy")
-            elif element.tag == "table":
+            if element.tag == "table":
                 element.set("tabindex", "0")  # it scrolls sideways on a narrow screen: keyboard users too
+            if element.attrib:  # the same rules as raw HTML: links, resources, what the CSP forbids
+                new = raw_html.rewritten(element.tag, list(element.items()), self.renderer)
+                if new is not None:
+                    element.attrib = dict(new)
         # raw HTML (blocks and inline tags) waits in the stash until the tree is written out
         stash = self.md.htmlStash.rawHtmlBlocks
         for index, block in enumerate(stash):

@@ -22,45 +22,46 @@ SRCSET = re.compile(r"\s*([^\s,]+)(\s+[^,]+)?\s*(?:,|$)")
 WORTH_A_LOOK = re.compile(r"\b(?:src|href|poster|srcset|data|style|on[a-z]+)\s*=|<(?:script|style)\b|javascript:", re.I)
 
 
+def rewritten(tag: str, attrs: list[tuple[str, str | None]], references) -> list[tuple[str, str | None]] | None:
+    """An element's attributes with its links and resources rewritten (problems reported), or None when
+    nothing changed. Used for raw HTML and for the elements the markdown made alike."""
+    result, changed = [], False
+    for name, value in attrs:
+        new = value
+        if name == "style":
+            references.problem(f'style="{value}"', f"inline style on <{tag}> is blocked by the page's "
+                               "Content-Security-Policy", "use width/height attributes or a class "
+                               "from the theme's CSS")
+        elif name.startswith("on"):
+            references.problem(f"{name}=", f"event handler '{name}' on <{tag}> is blocked by the page's "
+                               "Content-Security-Policy", "remove it (a lesson runs no inline script)")
+        elif value is not None and value.strip().lower().startswith("javascript:"):
+            references.problem(value, f"'{value}' is a script, blocked by the page's Content-Security-Policy",
+                               "link to a page or a file instead")
+        elif name == "href" and tag in LINKS and value is not None:
+            new = references.link(value)
+        elif name == "srcset" and value is not None:
+            new = ", ".join(references.resource(url) + (descriptor or "") for url, descriptor in SRCSET.findall(value))
+        elif tag in RESOURCES.get(name, ()) and value is not None:
+            new = references.resource(value)
+        changed |= new != value
+        result.append((name, new))
+    if tag in LINKS and (dict(attrs).get("href") or "").startswith(("http://", "https://")):
+        for name, value in (("target", "_blank"), ("rel", "noopener")):
+            if name not in dict(result):
+                result.append((name, value))
+                changed = True
+    if tag == "img" and "loading" not in dict(result):
+        result.append(("loading", "lazy"))
+        changed = True
+    return result if changed else None
+
+
 class _Rewriter(HTMLParser):
     def __init__(self, references):
         super().__init__(convert_charrefs=False)
         self.references = references
         self.out: list[str] = []
-
-    def _attributes(self, tag: str, attrs: list[tuple[str, str | None]]) -> list[tuple[str, str | None]] | None:
-        """The attributes rewritten, or None when none changed."""
-        result, changed = [], False
-        for name, value in attrs:
-            new = value
-            if name == "style":
-                self.references.problem(f'style="{value}"', f"inline style on <{tag}> is blocked by the page's "
-                                        "Content-Security-Policy", "use width/height attributes or a class "
-                                        "from the theme's CSS")
-            elif name.startswith("on"):
-                self.references.problem(f"{name}=", f"event handler '{name}' on <{tag}> is blocked by the page's "
-                                        "Content-Security-Policy", "remove it (a lesson runs no inline script)")
-            elif value is not None and value.strip().lower().startswith("javascript:"):
-                self.references.problem(value, f"'{value}' is a script, blocked by the page's "
-                                        "Content-Security-Policy", "link to a page or a file instead")
-            elif name == "href" and tag in LINKS and value is not None:
-                new = self.references.link(value)
-            elif name == "srcset" and value is not None:
-                new = ", ".join(self.references.resource(url) + (descriptor or "")
-                                for url, descriptor in SRCSET.findall(value))
-            elif tag in RESOURCES.get(name, ()) and value is not None:
-                new = self.references.resource(value)
-            changed |= new != value
-            result.append((name, new))
-        if tag in LINKS and dict(attrs).get("href", "").startswith(("http://", "https://")):
-            for name, value in (("target", "_blank"), ("rel", "noopener")):
-                if name not in dict(result):
-                    result.append((name, value))
-                    changed = True
-        if tag == "img" and "loading" not in dict(result):
-            result.append(("loading", "lazy"))
-            changed = True
-        return result if changed else None
 
     def _start(self, tag: str, attrs, closing: str) -> None:
         if tag == "style":
@@ -69,7 +70,7 @@ class _Rewriter(HTMLParser):
         if tag == "script" and "src" not in dict(attrs):
             self.references.problem("<script", "an inline <script> is blocked by the page's "
                                     "Content-Security-Policy", "put the script in a file and load it with src")
-        new = self._attributes(tag, attrs)
+        new = rewritten(tag, attrs, self.references)
         if new is None:
             self.out.append(self.get_starttag_text())
             return

@@ -54,6 +54,8 @@ def test_raw_html_paths_are_rewritten_like_markdown_and_sizes_survive(tmp_path, 
     ('<button onclick="go()">go</button>', ["line 8", "event handler 'onclick'"]),
     ('<a href="javascript:alert(1)">x</a>', ["line 8", "is a script"]),
     ('<script>alert(1)</script>', ["line 8", "inline <script> is blocked"]),
+    ('![x](../media/a.png){ style="width: 10px" }', ["line 8", "inline style on <img> is blocked"]),
+    ('<div markdown onclick="go()">\n\nText.\n\n</div>', ["line 8", "event handler 'onclick' on <div>"]),
 ])
 def test_raw_html_mistakes_are_problems_with_their_line(tmp_path, capsys, body, expected):
     content = two(tmp_path, body + "\n", **{"media/a.png": b"a"})

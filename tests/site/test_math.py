@@ -171,3 +171,35 @@ def test_once_v8_runs_in_this_process_lessons_convert_without_forking(tmp_path, 
     monkeypatch.setattr(formulas, "engine_running", lambda: False)  # the same build would fork without V8
     with pytest.raises(Forked):
         Builder(Options(content=tmp_path, jobs=2)).gather()
+
+
+def test_the_preview_re_renders_a_formula_edit_and_rebuilds_for_a_new_style(tmp_path):
+    import os
+    import time
+
+    from unsmudge.serve import Preview
+    from unsmudge.site import Options
+
+    content = mini_course(tmp_path, **{"lessons/two.md": '+++\ntitle = "Two"\nmodule = 2\ntrack = "t"\n+++\n'
+                                                         "Mean: $\\bar x$.\n"})
+    preview = Preview(Options(content=content, frames=tmp_path / "build", allow_missing_frames=True, jobs=1))
+    preview.rebuild()
+    lesson = content / "lessons" / "two.md"
+
+    def edit(text):
+        lesson.write_text(text)
+        stamp = time.time_ns() + 10_000_000_000
+        os.utime(lesson, ns=(stamp, stamp))
+        before = dict(preview.files)
+        preview.update()
+        assert preview.error is None, preview.error
+        return [name for name in before if preview.files.get(name) is not before[name]]
+
+    # a formula whose styles the site's math stylesheet already covers: that page alone
+    assert edit(lesson.read_text().replace("$\\bar x$", "$\\bar y$")) == ["two.html"]
+    assert "<mi>y</mi>" in preview.files["two.html"].decode()
+    # a formula with a style no page had: the stylesheet changes, so every page is rebuilt
+    changed = edit(lesson.read_text() + "\nRed: $\\color{red}{r}$.\n")
+    assert "one.html" in changed
+    stylesheet = next(v for k, v in preview.files.items() if k.startswith("assets/math/math.")).decode()
+    assert "color:#ff0000 !important" in stylesheet

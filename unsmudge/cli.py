@@ -1,8 +1,8 @@
-"""`unsmudge build | serve | new | precompute`.
+"""`unsmudge build | serve | new | precompute | import`.
 
 User mistakes arrive as ProblemsFound: every problem is printed with its file, place and fix, and the
-command exits 1 without a traceback. `precompute` is imported only when asked for; it loads torch only
-when runs are missing.
+command exits 1 without a traceback. `precompute` and `import` are imported only when asked for;
+precompute loads torch only when runs are missing.
 """
 
 from __future__ import annotations
@@ -46,6 +46,9 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     precompute = subs.add_parser("precompute", help="compute demo frames into build/ (loads the model)")
     if argv[:1] == ["precompute"]:  # its options only when asked for: keeps `build` start-up lean
         _precompute_command().add_arguments(precompute)
+    imported = subs.add_parser("import", help="turn an MkDocs project or a markdown tree into a course folder")
+    if argv[:1] == ["import"]:  # its options only when asked for, like precompute's
+        _import_command().add_arguments(imported)
     return parser
 
 
@@ -87,10 +90,18 @@ def _precompute(args) -> int:
     return _precompute_command().run(args)
 
 
+def _import_command():
+    return importlib.import_module("unsmudge.importer.command")
+
+
+def _import(args) -> int:
+    return _import_command().run(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser(argv).parse_args(argv)
-    run = {"build": _build, "serve": _serve, "new": _new, "precompute": _precompute}[args.command]
+    run = {"build": _build, "serve": _serve, "new": _new, "precompute": _precompute, "import": _import}[args.command]
     try:
         return run(args)
     except ProblemsFound as err:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 import re
 import shutil
 import tomllib
 from pathlib import Path
 
 from unsmudge.cli import main
-from unsmudge.importer import command
 
 PROJECTS = Path(__file__).resolve().parents[1] / "fixtures" / "import"
 
@@ -20,10 +18,8 @@ def project(tmp: Path, name: str) -> Path:
 
 
 def run_import(capsys, kind: str, path: Path, out: Path, *extra: str) -> tuple[int, str, str]:
-    """`unsmudge import KIND PATH --out OUT ...` through the command's own parser; (status, stdout, stderr)."""
-    parser = argparse.ArgumentParser(prog="unsmudge import")
-    command.add_arguments(parser)
-    code = command.run(parser.parse_args([kind, str(path), "--out", str(out), *extra]))
+    """`unsmudge import KIND PATH --out OUT ...` through the CLI; (status, stdout, stderr)."""
+    code = main(["import", kind, str(path), "--out", str(out), *extra])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 

@@ -36,12 +36,13 @@ import torch  # noqa: E402
 from diffusers import DDIMScheduler, DiffusionPipeline  # noqa: E402
 from diffusers.utils import logging as dlogging  # noqa: E402
 
-from unsmudge.precompute.capture import capture, decode, latent_view, to_pil  # noqa: E402
-from unsmudge.contract import VIEWS  # noqa: E402
-from unsmudge.precompute.store import encode, frame_name, write_run  # noqa: E402
+from unsmudge.contract import VIEWS, DemoSpec, Frames, ModelIdentity, RunRecord, frame_name, plan_runs  # noqa: E402
+from unsmudge.precompute.capture import DecodeBatch, decode, denoise, frames, latent_view, to_pil  # noqa: E402
+from unsmudge.precompute.store import RunWriter, encode, write_run  # noqa: E402
 
 EMBEDDED = ROOT / "models" / "emoji64"
 PROMPTS = ["grinning face", "rocket"]
+IDENTITY = ModelIdentity(id="benchmark", revision="sha256:benchmark")  # run.json needs one; nothing reads it
 
 
 def stand_in(folder: Path) -> Path:
@@ -63,21 +64,29 @@ def plain(pipe, prompt, seed, args, device):
                 width=args.size, generator=generator).images[0]
 
 
-def precompute_run(loaded, prompt, seed, args, device, spec, frames, out):
-    captured = capture(loaded, spec, prompt, seed, args.guidance, device, decode_batch=args.decode_batch)
-    files = {frame_name(v, i, frames): encode(img, frames) for v in VIEWS for i, img in enumerate(captured.frames[v])}
-    write_run(out, f"{prompt.replace(' ', '-')}-{seed}", {"t": captured.timesteps}, files)
+def record(run, spec, args, device, timesteps) -> RunRecord:
+    return RunRecord.new(run, IDENTITY, "DDIMScheduler", spec, args.dtype, device.type, timesteps)
 
 
-def naive_run(pipe, prompt, seed, args, device, frames, out):
+def precompute_run(loaded, run, args, device, spec, batch, out):
+    """What compute.py does per run: denoise, then decode a batch at a time, each frame on disk at once."""
+    trajectory = denoise(loaded, spec, run.prompt, run.seed, run.guidance)
+    with RunWriter(out, run.key(IDENTITY, args.dtype)) as writer:
+        for view, index, image in frames(loaded, spec, trajectory, batch):
+            writer.add(frame_name(view, index, spec.frames), encode(image, spec.frames))
+        writer.commit(record(run, spec, args, device, trajectory.timesteps))
+
+
+def naive_run(pipe, run, args, device, spec, out):
     """Decode inside the callback, one VAE call per view and step (what a first attempt looks like)."""
     scheduler = pipe.scheduler
     vae = pipe.vae
     images, preds, latents_seen = [], [], []
     original_step = scheduler.step
+    one = DecodeBatch(device, fixed=1)
 
     def dec(latents):
-        return to_pil(decode(vae, latents, 1))[0]
+        return to_pil(decode(vae, latents, one))[0]
 
     def step(*a, **k):
         out_ = original_step(*a, **k)
@@ -95,19 +104,20 @@ def naive_run(pipe, prompt, seed, args, device, frames, out):
 
     scheduler.step = step
     try:
-        final = pipe(prompt, num_inference_steps=args.steps, guidance_scale=args.guidance, height=args.size,
-                     width=args.size, generator=torch.Generator("cpu").manual_seed(seed), output_type="latent",
+        final = pipe(run.prompt, num_inference_steps=args.steps, guidance_scale=run.guidance, height=args.size,
+                     width=args.size, generator=torch.Generator("cpu").manual_seed(run.seed), output_type="latent",
                      callback_on_step_end=on_step_end, callback_on_step_end_tensor_inputs=["latents"]).images
     finally:
         del scheduler.step
-    noise = torch.randn(final.shape, generator=torch.Generator("cpu").manual_seed(seed + 1)).to(final)
+    noise = torch.randn(final.shape, generator=torch.Generator("cpu").manual_seed(run.seed + 1)).to(final)
     forward = [dec(scheduler.add_noise(final, noise, t.view(1).long())) for t in scheduler.timesteps]
     forward.append(images[-1])
     lat = to_pil(latent_view(torch.cat(latents_seen)))
     preds.append(images[-1])
     views = {"image": images, "prediction": preds, "latent": lat, "forward": forward}
-    files = {frame_name(v, i, frames): encode(img, frames) for v in VIEWS for i, img in enumerate(views[v])}
-    write_run(out, f"naive-{prompt.replace(' ', '-')}-{seed}", {}, files)
+    files = {frame_name(v, i, spec.frames): encode(img, spec.frames) for v in VIEWS for i, img in enumerate(views[v])}
+    timesteps = [int(t) for t in scheduler.timesteps] + [0]
+    write_run(out, record(run, spec, args, device, timesteps), files)
 
 
 def main(argv=None) -> int:
@@ -119,7 +129,7 @@ def main(argv=None) -> int:
     parser.add_argument("--size", type=int, default=0, help="pixels (default: the model's native size)")
     parser.add_argument("--guidance", type=float, default=7.5)
     parser.add_argument("--repeats", type=int, default=3, help="timed passes over the prompts (median is kept)")
-    parser.add_argument("--decode-batch", type=int, default=16)
+    parser.add_argument("--decode-batch", default="auto", help="auto (as precompute chooses) or a number")
     parser.add_argument("--format", default="webp", choices=["webp", "png", "jpeg"])
     args = parser.parse_args(argv)
     dlogging.set_verbosity_error()
@@ -143,15 +153,16 @@ def main(argv=None) -> int:
     pipe.to(device)
     if not args.size:
         args.size = pipe.unet.config.sample_size * pipe.vae_scale_factor
-    spec = SimpleNamespace(steps=args.steps, size=args.size, negative_prompt="")
-    frames = SimpleNamespace(format=args.format, quality=90)
+    spec = DemoSpec(title="overhead", steps=args.steps, size=args.size, guidance=[args.guidance], prompts=PROMPTS,
+                    frames=Frames(format=args.format, quality=90))
     loaded = SimpleNamespace(pipe=pipe, fast_decoder=None)
-    jobs = [(p, 0) for p in PROMPTS]
+    batch = DecodeBatch(device, None if args.decode_batch == "auto" else int(args.decode_batch))
+    jobs = [(run,) for run in plan_runs("overhead", spec)]
 
     methods = {
-        "plain": lambda p, s: plain(pipe, p, s, args, device),
-        "precompute": lambda p, s: precompute_run(loaded, p, s, args, device, spec, frames, temp / "out"),
-        "naive": lambda p, s: naive_run(pipe, p, s, args, device, frames, temp / "naive"),
+        "plain": lambda run: plain(pipe, run.prompt, run.seed, args, device),
+        "precompute": lambda run: precompute_run(loaded, run, args, device, spec, batch, temp / "out"),
+        "naive": lambda run: naive_run(pipe, run, args, device, spec, temp / "naive"),
     }
     with torch.no_grad():
         for run in methods.values():  # warm-up: kernels, allocator, caches

@@ -40,6 +40,11 @@ SCHEDULER_NAMES = {"ddim": "DDIM", "euler": "Euler", "euler_a": "Euler ancestral
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 COMMIT = re.compile(r"^[0-9a-f]{40}$")
 DEMO_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+TILE = 512  # vae_tiling: pixels per decoded tile
+# Every run starts from pure noise. A "leading" schedule starting below this T labels that noise as a
+# picture already partly visible (SD's schedule: sqrt(alphas_cumprod[950]) = 9% of it, against the 7% that
+# even T = 999 shows); tests/precompute/test_oracle.py checks the frames of every accepted setting.
+LEADING_START = 950
 
 
 class Frames(BaseModel):
@@ -72,14 +77,16 @@ class DemoSpec(BaseModel):
     model: str = EMBEDDED
     revision: str | None = None
     scheduler: Literal["ddim", "euler", "euler_a", "lms", "model"] = "ddim"
+    steps: int = Field(25, ge=1, le=1000)  # before timestep_spacing, whose check reads it
     timestep_spacing: Literal["trailing", "leading", "linspace"] = "trailing"
-    steps: int = Field(25, ge=1, le=1000)
     size: int = Field(64, ge=8, le=2048)
     seeds: list[int] = Field(default=[0], min_length=1)
     guidance: list[float] = Field(default=[7.5], min_length=1)
     negative_prompt: str = ""
     # a local AutoencoderTiny folder used to decode the in-between frames fast (last frame: full VAE)
     fast_decoder: str | None = None
+    # decode in overlapping TILE px tiles: far less memory at large sizes, slightly other pixels at the seams
+    vae_tiling: bool = False
     frames: Frames = Frames()
     prompts: list[str] = Field(min_length=1)
 
@@ -89,6 +96,37 @@ class DemoSpec(BaseModel):
         if size % 8:
             raise ValueError(f"size {size} is not a multiple of 8, which the VAE needs; use {size // 8 * 8 or 8}")
         return size
+
+    @field_validator("timestep_spacing")
+    @classmethod
+    def _right_pictures(cls, spacing: str, info: ValidationInfo) -> str:
+        """Refuse the spacings whose frames would not show what their T says."""
+        steps, scheduler = info.data.get("steps"), info.data.get("scheduler")
+        if steps is None or spacing == "trailing":
+            return spacing
+        fix = 'use timestep_spacing = "trailing", which starts at T = 999 and spaces the steps evenly'
+        if spacing == "linspace" and steps == 1:
+            raise ValueError(f"with 1 step, linspace spacing runs that step at T = 0, so pure noise is shown as "
+                             f"the finished picture; {fix}")
+        if spacing == "linspace" and scheduler == "ddim":
+            raise ValueError(f"DDIM steps down by 1000 // steps = {1000 // steps} every time, but linspace spaces "
+                             f"{steps} steps {999 / (steps - 1):.1f} apart, so frames miss their T and noise is left "
+                             f"in the finished picture; {fix}")
+        first = (steps - 1) * (1000 // steps) + 1  # diffusers' leading timesteps, with SD's steps_offset of 1
+        if spacing == "leading" and first < LEADING_START:
+            raise ValueError(f"with {steps} step(s), leading spacing starts at T = {first}, but a run starts from "
+                             f"pure noise, so the first frames show more noise than their T says; {fix} (or a "
+                             f"number of steps that starts leading at T = {LEADING_START} or later: 20, 25, 50)")
+        return spacing
+
+    @field_validator("vae_tiling")
+    @classmethod
+    def _tiles(cls, tiling: bool, info: ValidationInfo) -> bool:
+        size = info.data.get("size")
+        if tiling and size is not None and size <= TILE:
+            raise ValueError(f"vae_tiling decodes in {TILE} px tiles, so at size {size} it changes nothing; "
+                             f"remove it (it is for sizes above {TILE})")
+        return tiling
 
     @field_validator("prompts")
     @classmethod
@@ -205,6 +243,8 @@ def plan_runs(demo_id: str, spec: DemoSpec) -> list[Run]:
         "fast_decoder": spec.fast_decoder,
         "frames": spec.frames.model_dump(),
     }
+    if spec.vae_tiling:  # only when on, so the keys of every untiled run stay as they were
+        shared["vae_tiling"] = True
     runs = []
     for prompt in spec.prompts:
         for seed in spec.seeds:

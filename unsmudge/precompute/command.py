@@ -28,6 +28,15 @@ DTYPES = ("auto", "float32", "float16", "bfloat16")
 CHILD_ENV = "UNSMUDGE_PRECOMPUTE_CHILD"
 
 
+def decode_batch(text: str) -> str | int:
+    """--decode-batch: "auto" or a whole number of latents, 1 or more."""
+    if text == "auto":
+        return text
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not 'auto' or a number of 1 or more")
+    return int(text)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--content", type=Path, default=Path("content"), metavar="DIR",
                         help="the course folder with demos/*.toml (default: content)")
@@ -46,8 +55,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=0, metavar="N",
                         help="CPU threads per process (default: one per core); CPU bytes are reproducible "
                              "for the same thread count")
-    parser.add_argument("--decode-batch", type=int, default=16, metavar="N",
-                        help="latents per VAE call after the denoising loop (halved on CUDA out-of-memory)")
+    parser.add_argument("--decode-batch", type=decode_batch, default="auto", metavar="N",
+                        help="latents per VAE call after the denoising loop; auto (default): as many as fit, "
+                             "at most 16 (GPU: in its free memory; CPU: in a fixed budget, so that the bytes do "
+                             "not depend on the machine); halved on GPU out-of-memory")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,15 +96,12 @@ def run(args: argparse.Namespace) -> int:
         return 130
 
 
-def fixed_dtype(args) -> str | None:
-    """The dtype when it is known without torch; None means 'auto on a device only torch can name'."""
-    if args.dtype != "auto":
-        return args.dtype
-    if args.device == "cpu":
-        return "float32"
-    if args.device in ("cuda", "mps"):
-        return "float16"
-    return None
+def dtype_for(dtype: str, device_type: str) -> str | None:
+    """The dtype runs compute in: --dtype, or for auto float16 on a GPU (cuda, mps) and float32 on the CPU.
+    None while the device is "auto" (only torch can tell which it is)."""
+    if dtype != "auto":
+        return dtype
+    return {"cpu": "float32", "cuda": "float16", "mps": "float16"}.get(device_type)
 
 
 @dataclass
@@ -101,18 +109,31 @@ class Plan:
     """What precompute will do: the demos, their runs (shared runs once), the model each demo loads."""
 
     demos: dict[str, DemoSpec]
-    runs: list[Run]
+    by_demo: dict[str, list[Run]]  # every run of each demo, shared ones included
+    runs: list[Run]  # each run once: a run two demos share is listed under the first
     todo: list[Run]
     identities: dict[str, ModelIdentity]
+
+    def summary(self, demo_id: str) -> str:
+        """'3 run(s), 1 to do', and which demo computes the runs this one shares."""
+        mine = self.by_demo[demo_id]
+        todo = {r.spec_hash for r in self.todo}
+        owner = {r.spec_hash: r.demo for r in self.runs}
+        text = f"{len(mine)} run(s), {sum(r.spec_hash in todo for r in mine)} to do"
+        shared = [r for r in mine if owner[r.spec_hash] != demo_id]
+        if shared:
+            others = ", ".join(sorted({owner[r.spec_hash] for r in shared}))
+            text += f" ({len(shared)} shared with {others}, computed once)"
+        return text
 
 
 def plan(args) -> Plan:
     """Every run and the runs still to do; raises ProblemsFound for bad specs or models."""
     content = Path(args.content)
-    if not (content / "demos").is_dir():
-        raise ProblemsFound([Problem(display_path(content), "", "no demos/ folder here",
-                                     "run from the course folder or pass --content DIR")])
-    demos = load_demos(content)
+    if not content.is_dir():
+        raise ProblemsFound([Problem(display_path(content), "", "no such folder",
+                                     "run from the folder that holds the course, or pass --content DIR")])
+    demos = load_demos(content)  # none without a demos/ folder: then there is nothing to do
     if args.demo:
         unknown = [d for d in args.demo if d not in demos]
         if unknown:
@@ -127,12 +148,12 @@ def plan(args) -> Plan:
     if problems:
         raise ProblemsFound(problems)
     identities = {demo_id: model_identity(spec, content) for demo_id, spec in demos.items()}
-    runs = [run for demo_id, spec in demos.items() for run in plan_runs(demo_id, spec)]
+    by_demo = {demo_id: plan_runs(demo_id, spec) for demo_id, spec in demos.items()}
     unique: dict[str, Run] = {}
-    for run in runs:  # two demos with the same pixels share one folder, computed once, named by the first
-        unique.setdefault(run.spec_hash, run)
+    for run in (run for runs in by_demo.values() for run in runs):
+        unique.setdefault(run.spec_hash, run)  # two demos with the same pixels share one folder, computed once
     runs = list(unique.values())
-    dtype = fixed_dtype(args)
+    dtype = dtype_for(args.dtype, args.device)
     out = Path(args.out)
     if args.force:
         todo = list(runs)
@@ -142,7 +163,7 @@ def plan(args) -> Plan:
         found = find_results(out) if out.is_dir() else {}
         todo = [r for r in runs if not any(record.model.digest() == identities[r.demo].digest()
                                            for _, record in found.get(r.spec_hash, []))]
-    return Plan(demos, runs, todo, identities)
+    return Plan(demos, by_demo, runs, todo, identities)
 
 
 def prune_superseded(out: Path, plan: Plan) -> list[Path]:
@@ -171,14 +192,15 @@ def _run(args) -> int:
                                      "give 1 or more")])
     planned = plan(args)
     demos, runs, todo = planned.demos, planned.runs, planned.todo
+    if not demos:
+        say(f"precompute: no demos in {display_path(Path(args.content) / 'demos')}/; nothing to do")
+        return 0
     out = Path(args.out)
     shown_out = display_path(out)
     say(f"precompute: {len(demos)} demo(s), {len(runs)} run(s): {len(todo)} to do, "
         f"{len(runs) - len(todo)} cached")
     for demo_id in demos:
-        mine = [r for r in runs if r.demo == demo_id]
-        waiting = sum(1 for r in todo if r.demo == demo_id)
-        say(f"  {demo_id}: {len(mine)} run(s), {waiting} to do")
+        say(f"  {demo_id}: {planned.summary(demo_id)}")
     if is_main() and not os.environ.get(CHILD_ENV):
         clean_stale(out)  # temp folders of killed runs (their process is gone)
     if not todo:

@@ -9,22 +9,30 @@ import os
 import sys
 import time
 import warnings
+from pathlib import Path
 
-# library chatter (torchvision fallbacks, loading bars, deprecations) stays out of the author's terminal
+# Library chatter (torchvision fallbacks, loading bars, deprecations) stays out of the author's terminal. The
+# one place it is silenced: transformers reads its verbosity when first imported, so this comes first.
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 warnings.filterwarnings("ignore", category=FutureWarning, module=r"diffusers\..*")
 warnings.filterwarnings("ignore", message=".*local_dir_use_symlinks.*")
-from pathlib import Path
 
-import torch
-from accelerate import PartialState
-from tqdm.auto import tqdm
+import torch  # noqa: E402
+from accelerate import PartialState  # noqa: E402
+from diffusers.utils import logging as diffusers_logging  # noqa: E402
+from tqdm.auto import tqdm  # noqa: E402
+from transformers.utils import logging as transformers_logging  # noqa: E402
 
-from unsmudge.contract import VIEWS, DemoSpec, ModelIdentity, Run, RunRecord, frame_name
-from unsmudge.precompute import pipeline as pl
-from unsmudge.precompute.capture import DecodeOutOfMemory, capture
-from unsmudge.precompute.store import clean_stale, encode, write_run
-from unsmudge.problems import ProblemsFound, display_path
+from unsmudge.contract import DemoSpec, ModelIdentity, Run, RunRecord, frame_name  # noqa: E402
+from unsmudge.precompute import pipeline as pl  # noqa: E402
+from unsmudge.precompute.capture import DecodeBatch, DecodeOutOfMemory, denoise, frames  # noqa: E402
+from unsmudge.precompute.command import dtype_for  # noqa: E402
+from unsmudge.precompute.store import RunWriter, encode  # noqa: E402
+from unsmudge.problems import ProblemsFound, display_path  # noqa: E402
+
+for _logging in (diffusers_logging, transformers_logging):  # their own loading bars and notes, too
+    _logging.set_verbosity_error()
+    _logging.disable_progress_bar()
 
 
 def cpu_cores() -> int:
@@ -44,7 +52,6 @@ def _device(state: PartialState, name: str) -> torch.device:
 
 def compute(args, demos: dict[str, DemoSpec], todo: list[Run], identities: dict[str, ModelIdentity]) -> int:
     """Compute `todo`; `identities` names each demo's model (weights.model_identity, hashed once by the plan)."""
-    pl.set_quiet()
     if args.device == "auto":
         cpu = pl.resolve_device("auto").type == "cpu"
     else:
@@ -56,7 +63,7 @@ def compute(args, demos: dict[str, DemoSpec], todo: list[Run], identities: dict[
         # pick threads of their own (accelerate: cores / processes, torchrun: 1). Every process uses
         # --threads (default: one per core), so the bytes do not depend on --processes or the launcher.
         torch.set_num_threads(args.threads or cpu_cores())
-    dtype_name = pl.resolve_dtype(args.dtype, device)
+    dtype_name = dtype_for(args.dtype, device.type)
     dtype = pl.DTYPES[dtype_name]
     content, out = Path(args.content), Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -68,7 +75,6 @@ def compute(args, demos: dict[str, DemoSpec], todo: list[Run], identities: dict[
 
     status = 0
     with state.split_between_processes(todo) as mine:
-        clean_stale(out, keys={r.key(identities[r.demo], dtype_name) for r in mine})
         try:
             _compute_runs(args, demos, identities, mine, state, device, dtype_name, dtype, content, out)
         except ProblemsFound as err:
@@ -76,9 +82,9 @@ def compute(args, demos: dict[str, DemoSpec], todo: list[Run], identities: dict[
                 print(f"error: {problem}", file=sys.stderr, flush=True)
             status = 1
         except (torch.cuda.OutOfMemoryError, DecodeOutOfMemory) as err:
-            print(f"error: CUDA ran out of memory ({str(err).splitlines()[0][:200]})\n"
-                  "    fix: use --dtype float16, fewer processes per GPU, a smaller 'size' in the demo, "
-                  "a lower --decode-batch, or --device cpu; finished runs are kept", file=sys.stderr, flush=True)
+            print(f"error: {device.type} ran out of memory ({str(err).splitlines()[0][:200]})\n"
+                  "    fix: use --dtype float16, fewer processes per GPU, a smaller 'size' or vae_tiling = true in "
+                  "the demo, or --device cpu; finished runs are kept", file=sys.stderr, flush=True)
             status = 1
     if multi and status == 0:
         state.wait_for_everyone()
@@ -87,6 +93,7 @@ def compute(args, demos: dict[str, DemoSpec], todo: list[Run], identities: dict[
 
 def _compute_runs(args, demos, identities, mine: list[Run], state, device, dtype_name, dtype, content, out) -> None:
     loaded_models: dict[tuple, pl.Loaded] = {}
+    batch = DecodeBatch(device, None if args.decode_batch == "auto" else int(args.decode_batch))
     tag = f"[{state.process_index}] " if state.num_processes > 1 else ""
     bar = tqdm(total=len(mine), unit="run", desc=f"{tag}runs", position=2 * state.process_index,
                disable=None, dynamic_ncols=True)
@@ -103,17 +110,15 @@ def _compute_runs(args, demos, identities, mine: list[Run], state, device, dtype
         steps_bar = tqdm(total=spec.steps, unit="step", desc=f"{tag}{run.demo}: {run.prompt[:30]}", leave=False,
                          position=2 * state.process_index + 1, disable=None, dynamic_ncols=True)
         try:
-            captured = capture(loaded, spec, run.prompt, run.seed, run.guidance, device,
-                               decode_batch=args.decode_batch, on_step=steps_bar.update)
+            trajectory = denoise(loaded, spec, run.prompt, run.seed, run.guidance, on_step=steps_bar.update)
         finally:
             steps_bar.close()
-        files = {}
-        for view in VIEWS:
-            for i, image in enumerate(captured.frames[view]):
-                files[frame_name(view, i, spec.frames)] = encode(image, spec.frames)
         record = RunRecord.new(run, identities[run.demo], type(loaded.pipe.scheduler).__name__, spec, dtype_name,
-                               device.type, captured.timesteps)
-        folder = write_run(out, record, files)
+                               device.type, trajectory.timesteps)
+        with RunWriter(out, record.key) as writer:  # each frame on disk as soon as its batch is decoded
+            for view, index, image in frames(loaded, spec, trajectory, batch):
+                writer.add(frame_name(view, index, spec.frames), encode(image, spec.frames))
+            folder = writer.commit(record)
         bar.update()
         if bar.disable:
             print(f"{tag}[{count}/{len(mine)}] {run.demo} '{run.prompt}' seed {run.seed} guidance {run.guidance:g}"

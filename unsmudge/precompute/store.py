@@ -1,9 +1,9 @@
 """Writing runs: frames encoded with Pillow, a run folder that appears whole or not at all.
 
-A run is written into `<out>/.tmp-<key>-<pid>/` (frames first, `run.json` last through a temp file and
-`os.replace`), then the folder is renamed to `<out>/<key>/`. A kill at any moment leaves either nothing
-under `<key>/` or a complete run; leftovers named `.tmp-*` are removed by the next precompute.
-Torch-free: the cached path imports this module too.
+A run is written into `<out>/.tmp-<key>-<pid>/` (`RunWriter`: each frame as soon as it is decoded, then
+`run.json` last through a temp file and `os.replace`), then the folder is renamed to `<out>/<key>/`. A kill
+at any moment leaves either nothing under `<key>/` or a complete run; leftovers named `.tmp-*` are removed
+by the next precompute. Torch-free: the cached path imports this module too.
 """
 
 from __future__ import annotations
@@ -83,28 +83,59 @@ def write_text_atomic(path: Path, text: str) -> None:
     os.replace(temp, path)
 
 
+class RunWriter:
+    """One run folder being written: frames as they come, `run.json` last, then renamed into place.
+
+    Used as a context manager: leaving it by an exception removes the temp folder (a kill leaves it for
+    the next precompute's `clean_stale`).
+    """
+
+    def __init__(self, out_dir: Path, key: str):
+        self.out_dir, self.key = Path(out_dir), key
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.temp = self.out_dir / f"{TMP_PREFIX}{key}-{os.getpid()}"
+        if self.temp.exists():
+            shutil.rmtree(self.temp)
+        self.temp.mkdir()
+        self.written: set[str] = set()
+
+    def __enter__(self) -> "RunWriter":
+        return self
+
+    def __exit__(self, kind, error, trace) -> None:
+        if kind is not None:
+            shutil.rmtree(self.temp, ignore_errors=True)
+
+    def add(self, name: str, data: bytes) -> None:
+        _write_bytes(self.temp / name, data)
+        self.written.add(name)
+
+    def commit(self, record: RunRecord) -> Path:
+        """Write run.json and move the folder into place; returns the run folder."""
+        if record.key != self.key:
+            raise ValueError(f"run.json of {record.key} given to the writer of {self.key}")
+        missing = sorted(set(record.frame_files()) - self.written)
+        if missing:
+            raise ValueError(f"run {self.key} lacks {len(missing)} frame(s), e.g. {missing[0]}")
+        write_text_atomic(self.temp / RUN_JSON, record.to_json())  # last: the folder is complete once this exists
+        final = self.out_dir / self.key
+        old = None
+        if final.exists():  # --force, or a folder some other tool left without run.json
+            old = self.out_dir / f"{TMP_PREFIX}old-{self.key}-{os.getpid()}"
+            os.replace(final, old)
+        os.replace(self.temp, final)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        _fsync_dir(self.out_dir)
+        return final
+
+
 def write_run(out_dir: Path, record: RunRecord, files: dict[str, bytes]) -> Path:
-    """Write a run's frames and run.json into place; returns the run folder."""
-    out_dir, key = Path(out_dir), record.key
-    out_dir.mkdir(parents=True, exist_ok=True)
-    pid = os.getpid()
-    temp = out_dir / f"{TMP_PREFIX}{key}-{pid}"
-    if temp.exists():
-        shutil.rmtree(temp)
-    temp.mkdir()
-    for name, data in sorted(files.items()):
-        _write_bytes(temp / name, data)
-    write_text_atomic(temp / RUN_JSON, record.to_json())  # last: the folder is complete once this exists
-    final = out_dir / key
-    old = None
-    if final.exists():  # --force, or a folder some other tool left without run.json
-        old = out_dir / f"{TMP_PREFIX}old-{key}-{pid}"
-        os.replace(final, old)
-    os.replace(temp, final)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-    _fsync_dir(out_dir)
-    return final
+    """Write a run's frames (all in hand) and run.json into place; returns the run folder."""
+    with RunWriter(out_dir, record.key) as writer:
+        for name, data in sorted(files.items()):
+            writer.add(name, data)
+        return writer.commit(record)
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -6,6 +6,7 @@ which packages are installed, an `apt-get` that logs its arguments, an `id` that
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -75,7 +76,8 @@ def test_not_debian_stops_at_once_with_a_command_that_works(tmp_path, uid):
 
 def test_make_test_runs_it_with_the_packages_before_the_suite():
     """The Makefile's `test` target asks for these packages before anything else (make -n prints the plan)."""
-    plan = subprocess.run(["make", "-n", "-W", "pyproject.toml", "test"], cwd=ROOT, capture_output=True,
-                          text=True, check=True).stdout.splitlines()
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}  # under make test
+    plan = subprocess.run(["make", "--no-print-directory", "-n", "-W", "pyproject.toml", "test"], cwd=ROOT,
+                          env=env, capture_output=True, text=True, check=True).stdout.splitlines()
     assert plan[0] == "bash scripts/debian-packages.sh " + " ".join(PACKAGES)
     assert plan[-1].endswith("python -m pytest -q")

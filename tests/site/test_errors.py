@@ -76,13 +76,14 @@ CASES = {
          "lessons/two.md: line 7, key 'narration.transcript'"]),
     "missing image": (
         two(body="![x](../media/none.png)"),
-        ["lessons/two.md: line 7", "'../media/none.png' is not a file under media/"]),
+        ["lessons/two.md: line 7", "'../media/none.png' is not a file in the content folder",
+         "fix: check the path: it is relative to the lesson's file"]),
     "image from another host": (
         two(body="![x](https://example.com/x.png)"),
         ["lessons/two.md: line 7", "would be loaded from another host"]),
     "unknown demo id": (
         two(body="```demo\nnope\n```"),
-        ["lessons/two.md: line 8", "unknown demo 'nope'"]),
+        ["lessons/two.md: line 7", "unknown demo 'nope'"]),  # the fence's line
     "bad template override": (
         {"templates/lesson.html": '{% extends "base.html" %}\n{% block main %}\n{% if %}\n{% endblock %}\n'},
         ["templates/lesson.html: line 3", "template error", "fix the template"]),

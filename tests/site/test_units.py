@@ -92,7 +92,7 @@ my-demo
 def test_links_outside_the_content_folder_and_absolute_links_are_problems(tmp_path):
     _, problems = _convert(tmp_path, "[a](/abs.html) [b](../../secret.txt) [c](mailto:x@y.z)")
     messages = [p.message for p in problems]
-    assert messages == ["link '/abs.html' is absolute", "'../../secret.txt' is not a file under media/"]
+    assert messages == ["link '/abs.html' is absolute", "'../../secret.txt' leaves the content folder"]
 
 
 def test_assets_get_content_hashed_names_and_course_templates_override(tmp_path):

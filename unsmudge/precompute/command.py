@@ -17,11 +17,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from unsmudge.contract import DemoSpec, ModelIdentity, Run, RunRecord, find_results, load_demos, plan_runs
-from unsmudge.precompute.checks import check_model
+from unsmudge.contract import (DemoSpec, ModelIdentity, Run, RunRecord, find_results, load_demos, model_source,
+                               plan_runs)
+from unsmudge.precompute.checks import check_model, model_warnings
 from unsmudge.precompute.store import TMP_PREFIX, clean_stale
 from unsmudge.precompute.weights import model_identity
-from unsmudge.problems import Problem, ProblemsFound, display_path
+from unsmudge.problems import Problem, ProblemsFound, display_path, report
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DTYPES = ("auto", "float32", "float16", "bfloat16")
@@ -87,9 +88,7 @@ def run(args: argparse.Namespace) -> int:
         return _run(args)
     except ProblemsFound as err:
         if is_main():
-            for problem in err.problems:
-                print(f"error: {problem}", file=sys.stderr)
-            print(f"precompute: {len(err.problems)} problem(s); nothing was written", file=sys.stderr)
+            print(report(err.problems, "nothing was written"), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("precompute: interrupted; finished runs are kept, the rest is redone next time", file=sys.stderr)
@@ -142,9 +141,13 @@ def plan(args) -> Plan:
                                          f"use one of the ids, i.e. a file name in {display_path(content / 'demos')}")
                                  for d in unknown])
         demos = {d: demos[d] for d in sorted(set(args.demo))}
+    # A hub model's identity is its pinned commit, so its configs are read (online, or from the cache) only
+    # when it has runs to do: a finished course precomputes offline without that cache.
+    hub = {d for d, spec in demos.items() if model_source(spec.model, content) == "hub"}
     problems = []
     for demo_id, spec in demos.items():
-        problems += check_model(content / "demos" / f"{demo_id}.toml", spec, content)
+        if demo_id not in hub:
+            problems += check_model(demo_file(content, demo_id), spec, content)
     if problems:
         raise ProblemsFound(problems)
     identities = {demo_id: model_identity(spec, content) for demo_id, spec in demos.items()}
@@ -163,7 +166,18 @@ def plan(args) -> Plan:
         found = find_results(out) if out.is_dir() else {}
         todo = [r for r in runs if not any(record.model.digest() == identities[r.demo].digest()
                                            for _, record in found.get(r.spec_hash, []))]
+    waiting = {r.demo for r in todo}
+    problems = [p for d in sorted(hub & waiting) for p in check_model(demo_file(content, d), demos[d], content)]
+    if problems:
+        raise ProblemsFound(problems)
+    for demo_id in sorted(set(demos) - (hub - waiting)):
+        for warning in model_warnings(demo_file(content, demo_id), demos[demo_id], content):
+            say(f"warning: {warning}", err=True)
     return Plan(demos, by_demo, runs, todo, identities)
+
+
+def demo_file(content: Path, demo_id: str) -> Path:
+    return content / "demos" / f"{demo_id}.toml"
 
 
 def prune_superseded(out: Path, plan: Plan) -> list[Path]:

@@ -35,6 +35,9 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     build.add_argument("--zip", type=Path, metavar="FILE", help="also write an offline zip of the site")
     build.add_argument("--base-url", metavar="URL",
                        help="the site's public URL, for 404.html and sitemap.xml (overrides course.toml)")
+    build.add_argument("--keep-going", action="store_true",
+                       help="write the site despite problems, each marked where it is and listed in problems.html "
+                            "(still exits 1; stops only when a page cannot be made at all)")
 
     serve = subs.add_parser("serve", help="preview on 127.0.0.1 with live reload")
     _common(serve)
@@ -53,15 +56,18 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
 
 
 def _build(args) -> int:
-    from unsmudge.site import Options, build
+    from unsmudge.site import PROBLEMS_PAGE, Options, build
 
     started = time.perf_counter()
-    options = Options(args.content, args.frames, args.out, args.base_url)
+    options = Options(args.content, args.frames, args.out, args.base_url, keep_going=args.keep_going)
     builder = build(options, args.zip)
     seconds = time.perf_counter() - started
+    if builder.problems:
+        print(report(builder.problems, "the site was written with each one marked where it is, and listed in "
+                     + display_path(args.out / PROBLEMS_PAGE)), file=sys.stderr)
     print(f"built {len(builder.course.lessons)} lessons into {display_path(args.out)} in {seconds:.2f} s"
           + (f"; offline zip {display_path(args.zip)}" if args.zip else ""))
-    return 0
+    return 1 if builder.problems else 0
 
 
 def _serve(args) -> int:
@@ -106,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         return run(args)
     except ProblemsFound as err:
         consequence = "nothing was written" if args.command in ("build", "new") else ""
+        if err.blocking:
+            consequence += f", even with --keep-going: {err.blocking}"
         print(report(err.problems, consequence), file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -83,25 +83,44 @@ class FormulaMarks(Treeprocessor):
 
 class LinkRules(Treeprocessor):
     """Rewrites lesson links to pages and file paths to the site's, in the markdown and in its raw HTML,
-    and records what is broken."""
+    and records what is broken (marked as raw_html marks it, for a --keep-going site)."""
 
     def __init__(self, md, renderer: "LessonRenderer"):
         super().__init__(md)
         self.renderer = renderer
 
     def run(self, root: etree.Element) -> None:
-        for element in root.iter():
+        for element in list(root.iter()):
             if element.tag == "table":
                 element.set("tabindex", "0")  # it scrolls sideways on a narrow screen: keyboard users too
             if element.attrib:  # the same rules as raw HTML: links, resources, what the CSP forbids
-                new = raw_html.rewritten(element.tag, list(element.items()), self.renderer)
+                before = list(element.items())
+                new = raw_html.rewritten(element.tag, before, self.renderer)
                 if new is not None:
                     element.attrib = dict(new)
+                    _mark(element, raw_html.broken(element.tag, before, new))
         # raw HTML (blocks and inline tags) waits in the stash until the tree is written out
         stash = self.md.htmlStash.rawHtmlBlocks
         for index, block in enumerate(stash):
             if isinstance(block, str):
                 stash[index] = raw_html.rewrite(block, self.renderer)
+
+
+def _mark(element: etree.Element, mark: str | None) -> None:
+    """A broken link keeps its text behind the mark; a missing picture becomes the mark and its alt text."""
+    if mark is None:
+        return
+    badge = etree.fromstring(raw_html.MARK.format(mark))
+    if mark == raw_html.MISSING_PICTURE:
+        alt, tail = element.get("alt") or "", element.tail
+        element.clear()
+        element.tag, element.tail = "span", tail
+        element.set("class", "broken-picture")
+        badge.tail = f" {alt}"
+    else:
+        element.attrib = dict(raw_html.with_class(list(element.items()), "broken-link"))
+        badge.tail, element.text = f" {element.text or ''}", None
+    element.insert(0, badge)
 
 
 class LessonRenderer:
@@ -111,6 +130,7 @@ class LessonRenderer:
         self.macros = macros or {}
         self.lessons_dir, self.pages_dir = self.content_dir / "lessons", self.content_dir / "pages"
         self.lesson_ids, self.page_ids = lesson_ids, page_ids
+        self.files_by_name: dict[str, list[Path]] | None = None  # the content folder's files, for near misses
         # extension objects, not names: a name is looked up among every installed package's entry points
         self.md = markdown.Markdown(
             extensions=[
@@ -182,7 +202,8 @@ class LessonRenderer:
     def problem(self, written: str, message: str, fix: str) -> None:
         self.problems.append(Problem(display_path(self.lesson.path), line_of(self.lesson, written), message, fix))
 
-    def link(self, href: str) -> str:
+    # link, resource and attachment return the URL to write, or None when it is broken (a problem is reported)
+    def link(self, href: str) -> str | None:
         """The URL to write for a link: a lesson's page, an anchor, a file of the content folder, or the web."""
         parts = urlsplit(href)
         if parts.scheme in ("http", "https", "mailto", "tel"):
@@ -190,7 +211,7 @@ class LessonRenderer:
         if parts.scheme or parts.netloc or href.startswith("/"):
             self.problem(href, f"link '{href}' is absolute", "link to a lesson as 'other-lesson.md' or to a file "
                          "by its path relative to the lesson; external links need http(s)://")
-            return href
+            return None
         if not parts.path:  # "#fragment" within this lesson
             self.anchors.append((self.lesson.id, parts.fragment, href, line_of(self.lesson, href)))
             return href
@@ -199,12 +220,10 @@ class LessonRenderer:
             kind, folder, page_id = page
             known = self.lesson_ids if kind == "lesson" else self.page_ids
             if page_id not in known:
-                close = difflib.get_close_matches(page_id, sorted(known), n=1)
-                name = PurePosixPath(parts.path).name  # suggested as written, with the right name
-                fix = (f"did you mean '{parts.path[:-len(name)]}{close[0]}{PurePosixPath(name).suffix}'?" if close
-                       else f"link to an existing {kind}'s file in {folder}/")
-                self.problem(href, f"broken link '{href}': no {kind} '{page_id}'", fix)
-                return href
+                self.problem(href, f"broken link '{href}': no {kind} '{page_id}'",
+                             self._folder_lesson(parts.path) or self._nearest_page(parts.path, page_id, known)
+                             or f"link to an existing {kind}'s file in {folder}/")
+                return None
             if parts.fragment:
                 self.anchors.append((page_id, parts.fragment, href, line_of(self.lesson, href)))
             return f"{page_id}.html" + (f"#{parts.fragment}" if parts.fragment else "")
@@ -212,10 +231,38 @@ class LessonRenderer:
             fragment = f"#{parts.fragment}" if parts.fragment else ""
             self.problem(href, f"link '{href}' names a page of the built site",
                          f"link to the lesson's file, '{PurePosixPath(parts.path).stem}.md{fragment}'")
-            return href
+            return None
         return self.attachment(href)
 
-    def resource(self, src: str) -> str:
+    @staticmethod
+    def _nearest_page(path: str, page_id: str, known: set[str]) -> str | None:
+        """A misspelt lesson or page id: the link as written, with the nearest name."""
+        close = difflib.get_close_matches(page_id, sorted(known), n=1)
+        name = PurePosixPath(path).name
+        return f"did you mean '{path[:-len(name)]}{close[0]}{PurePosixPath(name).suffix}'?" if close else None
+
+    def _folder_lesson(self, path: str) -> str | None:
+        """A link to `folder/`, `folder/README.md` or `folder/index.md` (a GitHub or MkDocs habit): the
+        lesson or page whose id is the folder's name, case, punctuation and a leading number aside (or very near it)."""
+        written = PurePosixPath(unquote(path))
+        if path.endswith("/") or written.suffix != ".md":
+            folder = written.name
+        elif written.stem.lower() in ("readme", "index"):
+            folder = written.parent.name
+        else:
+            return None
+        files = {page_id: self.lessons_dir / f"{page_id}.md" for page_id in self.lesson_ids}
+        files.update({page_id: self.pages_dir / f"{page_id}.md" for page_id in self.page_ids})
+        by_key = {_name_key(page_id): page_id for page_id in sorted(files, reverse=True)}  # the first id wins
+        key = _name_key(folder)
+        close = difflib.get_close_matches(key, sorted(by_key), n=1, cutoff=0.8)  # 'code' is not 'course'
+        match = key if key in by_key else next(iter(close), None)
+        if not key or match is None:
+            return None
+        link = Path(os.path.relpath(files[by_key[match]], self.folder)).as_posix()
+        return f"did you mean '{link}'? (no lesson is named after the folder '{folder}'; this one is nearest)"
+
+    def resource(self, src: str) -> str | None:
         """The URL to write for something the page loads (an image, a video): a file of the content folder."""
         parts = urlsplit(src)
         if parts.scheme == "data":
@@ -223,10 +270,10 @@ class LessonRenderer:
         if parts.scheme or parts.netloc:
             self.problem(src, f"'{src}' would be loaded from another host", "download it into the content folder "
                          "(media/ for pictures and sound) and refer to it by a path relative to the lesson")
-            return src
+            return None
         return self.attachment(src)
 
-    def attachment(self, written: str) -> str:
+    def attachment(self, written: str) -> str | None:
         """A file of the content folder, by its path relative to the lesson: copied into the site under its
         path in the content folder (so its URL never changes), after these checks."""
         parts = urlsplit(written)
@@ -234,21 +281,37 @@ class LessonRenderer:
         if not target.is_relative_to(self.content_dir):
             self.problem(written, f"'{written}' leaves the content folder", "copy the file into the content folder "
                          "(media/ for pictures and sound) and refer to it by a path relative to the lesson")
-            return written
+            return None
         rel = target.relative_to(self.content_dir).as_posix()
         if any(part.startswith(".") for part in rel.split("/")):
             self.problem(written, f"'{written}' is a hidden file", "move it out of the hidden folder")
-            return written
+            return None
         if not target.is_file():
-            self.problem(written, f"'{written}' is not a file in the content folder",
-                         "check the path: it is relative to the lesson's file, e.g. '../media/picture.png'")
-            return written
+            folder = target.is_dir() or parts.path.endswith("/")
+            near = self._folder_lesson(parts.path) if folder else self._moved(target)
+            self.problem(written, f"'{written}' is not a file in the content folder", near
+                         or "check the path: it is relative to the lesson's file, e.g. '../media/picture.png'")
+            return None
         if "/" not in rel or rel.split("/")[0] in SITE_FOLDERS:
             self.problem(written, f"'{rel}' would take the place of a file the site makes itself",
                          "move it into a folder of its own, e.g. files/")
-            return written
+            return None
         self.attachments[rel] = target
         return quote(rel) + (f"#{parts.fragment}" if parts.fragment else "")
+
+    def _moved(self, target: Path) -> str | None:
+        """A file of the same name elsewhere in the content folder (moved, or its name's case differs)."""
+        if self.files_by_name is None:  # walked once per build, and only when a file is missing
+            self.files_by_name = {}
+            for folder, subfolders, names in os.walk(self.content_dir):
+                subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
+                for name in sorted(names):
+                    self.files_by_name.setdefault(name.casefold(), []).append(Path(folder) / name)
+        found = self.files_by_name.get(target.name.casefold(), [])
+        if not found:
+            return None
+        links = [f"'{Path(os.path.relpath(path, self.folder)).as_posix()}'" for path in found[:3]]
+        return f"did you mean {' or '.join(links)}?"
 
     def _page_of(self, path: str) -> tuple[str, str, str] | None:
         """("lesson" or "page", its folder, id) when `path` names a lesson's or page's file (a .md anywhere,
@@ -302,12 +365,24 @@ def check_anchors(path_of: dict[str, Path], converted: dict[str, Converted]) -> 
     for source_id, source_path in path_of.items():
         for target_id, fragment, written, where in converted[source_id].anchors:
             if target_id in converted and fragment not in converted[target_id].ids:
+                near = sorted(i for i in converted[target_id].ids if _loose(i) == _loose(fragment))
                 problems.append(Problem(
                     display_path(source_path), where,
                     f"broken anchor '{written}': lesson '{target_id}' has no heading or id '{fragment}'",
-                    "use one of its heading ids: " + (", ".join(t["id"] for t in converted[target_id].toc)
-                                                      or "(it has no headings)")))
+                    f"did you mean '{written[:-len(fragment)]}{near[0]}'? (ids are lowercase, words joined by '-')"
+                    if near else "use one of its heading ids: " + (", ".join(t["id"] for t in converted[target_id].toc)
+                                                                   or "(it has no headings)")))
     return problems
+
+
+def _loose(name: str) -> str:
+    """A name with case and punctuation gone: '#Dropout' and 'drop_out' both become 'dropout'."""
+    return re.sub(r"[\W_]+", "", name.casefold())
+
+
+def _name_key(name: str) -> str:
+    """A folder's or file's name without its ordering number: '03-Dropout' -> 'dropout'."""
+    return _loose(re.sub(r"^\d+(?=[\W_])", "", name))
 
 
 def _shorten(tex: str, limit: int = 60) -> str:

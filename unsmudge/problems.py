@@ -30,11 +30,18 @@ class Problem:
         return self.file, place, self.message, self.fix
 
 
-class ProblemsFound(Exception):
-    """Raised once, after gathering, with every problem found."""
+def ordered(problems: list[Problem]) -> list[Problem]:
+    """Each problem once, in the order they are shown: by file, then place."""
+    return sorted(set(problems), key=Problem.sort_key)
 
-    def __init__(self, problems: list[Problem]):
-        self.problems = sorted(set(problems), key=Problem.sort_key)
+
+class ProblemsFound(Exception):
+    """Raised once, after gathering, with every problem found; `blocking` says why even a build that keeps
+    going despite problems (`--keep-going`) could not write the site ("" when it was not asked to)."""
+
+    def __init__(self, problems: list[Problem], blocking: str = ""):
+        self.problems = ordered(problems)
+        self.blocking = blocking
         super().__init__("\n".join(str(p) for p in self.problems))
 
 

@@ -5,6 +5,11 @@ links and images (`references`: an object with `link(href)` and `resource(src)`,
 URL to write, and `problem(written, message, fix)`), and whatever the page's Content-Security-Policy
 would block (an inline script, an inline style, an event handler, a `javascript:` URL) is a problem,
 not a console error in the reader's browser. Everything else is written back exactly as it was.
+
+What a problem leaves behind is what a `--keep-going` site shows: a link or resource `references` calls
+broken (it returns None) loses its URL, so the page makes no failed request; a link keeps its text behind
+a visible "broken link" mark and a picture becomes its alt text behind a "missing picture" mark (words,
+not colour alone); what the CSP would block is left out.
 """
 
 from __future__ import annotations
@@ -22,9 +27,14 @@ SRCSET = re.compile(r"\s*([^\s,]+)(\s+[^,]+)?\s*(?:,|$)")
 WORTH_A_LOOK = re.compile(r"\b(?:src|href|poster|srcset|data|style|on[a-z]+)\s*=|<(?:script|style)\b|javascript:", re.I)
 
 
+BROKEN_LINK, MISSING_PICTURE = "broken link", "missing picture"  # the marks' words
+MARK = '<span class="broken-mark">{}</span>'
+
+
 def rewritten(tag: str, attrs: list[tuple[str, str | None]], references) -> list[tuple[str, str | None]] | None:
     """An element's attributes with its links and resources rewritten (problems reported), or None when
-    nothing changed. Used for raw HTML and for the elements the markdown made alike."""
+    nothing changed. Used for raw HTML and for the elements the markdown made alike. A broken URL and
+    what the CSP blocks are left out."""
     result, changed = [], False
     for name, value in attrs:
         new = value
@@ -32,20 +42,25 @@ def rewritten(tag: str, attrs: list[tuple[str, str | None]], references) -> list
             references.problem(f'style="{value}"', f"inline style on <{tag}> is blocked by the page's "
                                "Content-Security-Policy", "use width/height attributes or a class "
                                "from the theme's CSS")
+            new = None
         elif name.startswith("on"):
             references.problem(f"{name}=", f"event handler '{name}' on <{tag}> is blocked by the page's "
                                "Content-Security-Policy", "remove it (a lesson runs no inline script)")
+            new = None
         elif value is not None and value.strip().lower().startswith("javascript:"):
             references.problem(value, f"'{value}' is a script, blocked by the page's Content-Security-Policy",
                                "link to a page or a file instead")
+            new = None
         elif name == "href" and tag in LINKS and value is not None:
             new = references.link(value)
         elif name == "srcset" and value is not None:
-            new = ", ".join(references.resource(url) + (descriptor or "") for url, descriptor in SRCSET.findall(value))
+            found = [(references.resource(url), descriptor or "") for url, descriptor in SRCSET.findall(value)]
+            new = ", ".join(url + descriptor for url, descriptor in found if url is not None) or None
         elif tag in RESOURCES.get(name, ()) and value is not None:
             new = references.resource(value)
         changed |= new != value
-        result.append((name, new))
+        if new is not None or value is None:
+            result.append((name, new))
     if tag in LINKS and (dict(attrs).get("href") or "").startswith(("http://", "https://")):
         for name, value in (("target", "_blank"), ("rel", "noopener")):
             if name not in dict(result):
@@ -57,38 +72,72 @@ def rewritten(tag: str, attrs: list[tuple[str, str | None]], references) -> list
     return result if changed else None
 
 
+def broken(tag: str, before: list[tuple[str, str | None]], after: list[tuple[str, str | None]]) -> str | None:
+    """The mark an element needs once rewritten: BROKEN_LINK for a link that lost its URL, MISSING_PICTURE
+    for a picture that lost its source, else None."""
+    lost = {name for name, value in before if value is not None} - {name for name, _ in after}
+    if tag == "a" and "href" in lost:
+        return BROKEN_LINK
+    if tag == "img" and "src" in lost:
+        return MISSING_PICTURE
+    return None
+
+
+def with_class(attrs: list[tuple[str, str | None]], name: str) -> list[tuple[str, str | None]]:
+    classes = " ".join(filter(None, [dict(attrs).get("class"), name]))
+    return [(key, value) for key, value in attrs if key != "class"] + [("class", classes)]
+
+
 class _Rewriter(HTMLParser):
     def __init__(self, references):
         super().__init__(convert_charrefs=False)
         self.references = references
         self.out: list[str] = []
+        self.blocked: str | None = None  # the <style> or inline <script> being left out, up to its end tag
 
     def _start(self, tag: str, attrs, closing: str) -> None:
         if tag == "style":
             self.references.problem("<style", "a <style> element is blocked by the page's Content-Security-Policy",
                                     "move the rules into templates/static/css/ of the course")
+            self.blocked = tag
+            return
         if tag == "script" and "src" not in dict(attrs):
             self.references.problem("<script", "an inline <script> is blocked by the page's "
                                     "Content-Security-Policy", "put the script in a file and load it with src")
+            self.blocked = tag
+            return
         new = rewritten(tag, attrs, self.references)
         if new is None:
             self.out.append(self.get_starttag_text())
             return
+        mark = broken(tag, attrs, new)
+        if mark == MISSING_PICTURE:
+            alt = html.escape(dict(attrs).get("alt") or "", quote=False)
+            self.out.append(f'<span class="broken-picture">{MARK.format(mark)} {alt}</span>')
+            return
+        if mark == BROKEN_LINK:
+            new = with_class(new, "broken-link")
         written = "".join(f' {name}="{html.escape(value, quote=True)}"' if value is not None else f" {name}"
                           for name, value in new)
-        self.out.append(f"<{tag}{written}{closing}>")
+        self.out.append(f"<{tag}{written}{closing}>" + (MARK.format(mark) + " " if mark else ""))
 
     def handle_starttag(self, tag, attrs):
-        self._start(tag, attrs, "")
+        if not self.blocked:
+            self._start(tag, attrs, "")
 
     def handle_startendtag(self, tag, attrs):
-        self._start(tag, attrs, " /")
+        if not self.blocked:
+            self._start(tag, attrs, " /")
 
     def handle_endtag(self, tag):
-        self.out.append(f"</{tag}>")
+        if tag == self.blocked:
+            self.blocked = None
+        elif not self.blocked:
+            self.out.append(f"</{tag}>")
 
     def handle_data(self, data):
-        self.out.append(data)
+        if not self.blocked:
+            self.out.append(data)
 
     def handle_entityref(self, name):
         self.out.append(f"&{name};")

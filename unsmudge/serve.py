@@ -5,7 +5,9 @@ theme and frames folders; an edit to one lesson's body re-renders that page alon
 search index stale: it is remade, at its old URL, when next asked for); anything else (front matter,
 course.toml, templates, new frames) rebuilds everything. Pages get one extra classic
 script, /__unsmudge/livereload.js, which listens on an EventSource and reloads on each new version: no
-inline script, so the page's CSP holds in preview too. Missing demo frames show a placeholder.
+inline script, so the page's CSP holds in preview too. The preview keeps going despite problems as
+`build --keep-going` does (marked in place, listed on /problems.html and in the terminal); only a problem
+that leaves a page impossible replaces the site with the list.
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ class Preview:
         self.options = options
         self.builder: Builder | None = None
         self.files: dict[str, bytes | Path] = {}
-        self.error: str | None = None
+        self.error: str | None = None  # the problems that stopped the site being made, shown instead of it
+        self.report: str | None = None  # the problems, as the terminal shows them (None when there are none)
         self.version = 0
         self.search_stale = False  # a lesson body changed since the search index was made
         self.changed = threading.Condition()
@@ -65,8 +68,11 @@ class Preview:
         try:
             self.files = builder.gather()
             self.builder, self.error, self.search_stale = builder, None, False
+            self.report = report(builder.problems, "the preview shows them in place and lists them on "
+                                 "/problems.html") if builder.problems else None
         except ProblemsFound as err:
-            self.error = report(err.problems)
+            self.error = self.report = report(err.problems, f"the preview cannot show the site: {err.blocking}"
+                                              if err.blocking else "")
         self._announce(f"rebuilt the site in {(time.perf_counter() - started) * 1000:.0f} ms")
 
     def update(self) -> None:
@@ -81,21 +87,18 @@ class Preview:
         if self.builder is None or self.error or not only_lessons:
             return self.rebuild()
         started = time.perf_counter()
-        try:
-            pages = {}
-            for path in sorted(changed):
-                result = self.builder.rerender_lesson(path)
-                if result is None:
-                    return self.rebuild()
-                pages.update(result)
-        except ProblemsFound as err:
-            self.error = report(err.problems)
-            return self._announce("the course has problems")
+        pages = {}
+        for path in sorted(changed):
+            result = self.builder.rerender_lesson(path)
+            if result is None:  # the change reaches other pages, or brings or clears a problem
+                return self.rebuild()
+            pages.update(result)
         self.search_stale = True  # the pages are in self.files already: it is the builder's dict
         self._announce(f"re-rendered {', '.join(pages)} in {(time.perf_counter() - started) * 1000:.0f} ms")
 
     def _announce(self, message: str) -> None:
-        print(message if not self.error else f"{self.error}\n(fix and save; the page reloads)", file=sys.stderr)
+        print(message if not self.report else f"{self.report}\n{message}; fix and save, the page reloads",
+              file=sys.stderr)
         with self.changed:
             self.version += 1
             self.changed.notify_all()
@@ -168,7 +171,7 @@ def _handler(preview: Preview):
 
 
 def serve(content: Path, frames: Path, port: int = 8000) -> int:
-    preview = Preview(Options(content=Path(content), frames=Path(frames), allow_missing_frames=True, jobs=1))
+    preview = Preview(Options(content=Path(content), frames=Path(frames), keep_going=True, jobs=1))
     try:
         server = ThreadingHTTPServer(("127.0.0.1", port), _handler(preview))
     except OSError as err:

@@ -1,7 +1,11 @@
 """The site: gather and validate everything, render every file in memory, then write it in one swap.
 
 `Builder.gather()` reads the course, converts every lesson, checks links, anchors, media and demo
-frames, and renders each output file to bytes; any problem stops it before a byte is written.
+frames, and renders each output file to bytes; any problem stops it before a byte is written. With
+`keep_going` (`build --keep-going`, and `serve`) it goes on while every page can still be made: each
+problem is marked where it is (a broken link, a missing picture, a demo's placeholder) and listed on
+problems.html, which every page's header links to; only problems that leave a page impossible (no course,
+a lesson without readable front matter) stop it.
 `write_site()` writes those bytes into a staging folder next to the output and swaps it in, so a failed
 build leaves the previous site untouched. The same inputs give the same bytes (no clocks, sorted walks).
 """
@@ -19,9 +23,9 @@ import jinja2
 from pydantic import ValidationError
 
 from unsmudge import formulas
-from unsmudge.course import CourseFile, Lesson, load_lesson, read_course
+from unsmudge.course import RESERVED, CourseFile, Lesson, load_lesson, read_course
 from unsmudge.markdown import DEMO_MARK, Converted, LessonRenderer, check_anchors, fence_line
-from unsmudge.problems import Problem, ProblemsFound, display_path
+from unsmudge.problems import Problem, ProblemsFound, display_path, ordered
 from unsmudge.search import search_script
 from unsmudge.theme import Theme
 
@@ -38,7 +42,7 @@ class Options:
     frames: Path = Path("build")
     out: Path = Path("site")
     base_url: str | None = None
-    allow_missing_frames: bool = False  # serve: show a placeholder instead of failing
+    keep_going: bool = False  # write the site despite problems, marked and listed (build --keep-going, serve)
     jobs: int = 0  # processes converting markdown; 0: one per CPU (serve uses 1: it runs threads)
 
 
@@ -49,12 +53,13 @@ class Builder:
         self.options = options
         self.content = Path(options.content)
         self.files: dict[str, bytes | Path] = {}  # site path -> bytes, or a source file to copy
+        self.problems: list[Problem] = []  # what a keep_going build wrote the site despite
 
     # ---------------------------------------------------------------- gather
     def gather(self) -> dict[str, bytes | Path]:
         self.course, problems = read_course(self.content)
         if self.course is None:
-            raise ProblemsFound(problems)
+            raise ProblemsFound(problems, "the course file cannot be read" if self.options.keep_going else "")
         if self.options.base_url is not None:
             try:
                 self.course.config = _with_base_url(self.course.config, self.options.base_url)
@@ -77,12 +82,16 @@ class Builder:
             from unsmudge.demos import gather_demos  # the demo machinery only for courses with demos
 
             try:
-                self.demos = gather_demos(self.content, self.options.frames, used,
-                                          self.options.allow_missing_frames)
+                self.demos = gather_demos(self.content, self.options.frames, used)
             except ProblemsFound as err:
                 problems += err.problems
+                if self.options.keep_going:
+                    self.demos = self._demos_despite_problems(used)
         if problems:
-            raise ProblemsFound(problems)
+            blocking = "; ".join(self._impossible_pages()) if self.options.keep_going else ""
+            if not self.options.keep_going or blocking:
+                raise ProblemsFound(problems, blocking)
+        self.problems = ordered(problems)
         self.search_url = self.theme.add_asset("search-index.js", self.search_index())
         self.math_styles = self._math_stylesheet()
         files: dict[str, bytes | Path] = {}
@@ -92,6 +101,9 @@ class Builder:
             for page in self.course.pages:
                 files[page.url] = self.render_page(page)
             files["index.html"] = self._page("index.html", page_title=self.course.config.title)
+            if self.problems:
+                files[PROBLEMS_PAGE] = self._page(PROBLEMS_PAGE, page_title=f"Problems · {self.course.config.title}",
+                                                  problem_groups=self._problem_groups())
             files["404.html"] = self._page("404.html", page_title="Page not found")
             if self.course.config.base_url:
                 files["sitemap.xml"] = self.theme.render("sitemap.xml", **self._context()).encode()
@@ -134,6 +146,44 @@ class Builder:
         finally:
             _BUILDER = None
 
+    def _demos_despite_problems(self, used: dict[str, list[tuple[str, str]]]) -> dict:
+        """Every demo that can be shown, with a placeholder for frames not computed yet. gather_demos
+        stops at any demo's problem, so each is gathered alone; one it refuses gets the slot's placeholder."""
+        from unsmudge.demos import gather_demos
+
+        demos = {}
+        for demo_id, places in used.items():
+            try:
+                demos.update(gather_demos(self.content, self.options.frames, {demo_id: places}, allow_missing=True))
+            except ProblemsFound:
+                pass  # already reported by the gathering of every demo
+        return demos
+
+    def _impossible_pages(self) -> list[str]:
+        """Why some page cannot be made at all, which stops even a keep_going build."""
+        course, tracks = self.course, {track.id for track in self.course.config.tracks}
+        why = [f"'{doc_id}' has no readable front matter, so its page has no title"
+               for doc_id in sorted(course.unreadable)]
+        why += [f"'{doc.id}' would replace the site's own {doc.url}" for doc in course.lessons + course.pages
+                if doc.id in RESERVED]
+        why += [f"lesson '{lesson.id}' has no track to be listed in" for lesson in course.lessons
+                if lesson.meta.track not in tracks]
+        return why
+
+    def _problem_groups(self) -> list[dict]:
+        """The problems page's sections: one per file, named relative to the content folder (the site's bytes
+        do not depend on where the build ran), linking to its page when it is a lesson or a page."""
+        content = os.path.abspath(self.content)
+        pages = {display_path(doc.path): doc.url for doc in self.course.lessons + self.course.pages}
+        groups: dict[str, dict] = {}
+        for problem in self.problems:
+            path = os.path.abspath(problem.file)
+            inside = path.startswith(content + os.sep)
+            name = Path(os.path.relpath(path, content)).as_posix() if inside else problem.file
+            groups.setdefault(name, {"file": name, "url": pages.get(problem.file), "problems": []})
+            groups[name]["problems"].append(problem)
+        return list(groups.values())
+
     def _math_stylesheet(self) -> set[str] | None:
         """The theme's math stylesheet plus a rule per inline style of the formulas; the math assets
         (stylesheet and fonts) are left out of a site without formulas. Returns the styles covered."""
@@ -164,7 +214,8 @@ class Builder:
         for lesson in self.course.lessons:
             if lesson.meta.narration:
                 for rel in (lesson.meta.narration.audio, lesson.meta.narration.transcript):
-                    media[Path(rel).as_posix()] = self.content / rel
+                    if (self.content / rel).is_file():  # a missing one is a problem, left out of a keep_going site
+                        media[Path(rel).as_posix()] = self.content / rel
         return media
 
     def _download(self, document: Lesson) -> str:
@@ -181,7 +232,7 @@ class Builder:
     def _context(self) -> dict:
         course = self.course
         return {"course": course.config, "lessons": course.lessons, "pages": course.pages, "tracks": self.tracks,
-                "csp": CSP,
+                "csp": CSP, "problems": self.problems,
                 "search_url": self.search_url, "lesson": None, "has_live_demo": False, "has_math": False}
 
     def _page(self, template: str, **extra) -> bytes:
@@ -192,16 +243,18 @@ class Builder:
         index = course.position[lesson.id]
         prev = course.lessons[index - 1] if index else None
         following = course.lessons[index + 1] if index + 1 < len(course.lessons) else None
+        # ids that name no lesson are problems; a keep_going site leaves them out
         if lesson.meta.next is not None:
-            read_next = [course.by_id[i] for i in lesson.meta.next]
+            read_next = [course.by_id[i] for i in lesson.meta.next if i in course.by_id]
         else:
             read_next = [following] if following else []
-        demos = [self.demos[i] for i in dict.fromkeys(converted.demos)]
-        body = DEMO_MARK.sub(lambda m: self._demo_html(self.demos[m[1]]), converted.html)
+        demos = [self.demos[i] for i in dict.fromkeys(converted.demos) if i in self.demos]
+        body = DEMO_MARK.sub(lambda m: self._demo_html(m[1]), converted.html)
         return self._page(
             "lesson.html", page_title=f"{lesson.meta.title} · {course.config.title}", lesson=lesson,
-            meta=lesson.meta, body=body, toc=converted.toc, prev=prev, next=following, read_next=read_next,
-            prerequisites=[course.by_id[i] for i in lesson.meta.prerequisites],
+            meta=self._shown_meta(lesson), body=body, toc=converted.toc, prev=prev, next=following,
+            read_next=read_next,
+            prerequisites=[course.by_id[i] for i in lesson.meta.prerequisites if i in course.by_id],
             track=course.track(lesson.meta.track), has_live_demo=any(not d.missing for d in demos),
             has_math=converted.has_math, download=self._download(lesson) if lesson.notebook else None)
 
@@ -211,17 +264,25 @@ class Builder:
                           meta=page.meta, body=converted.html, toc=converted.toc, has_math=converted.has_math,
                           download=self._download(page) if page.notebook else None)
 
-    def _demo_html(self, demo) -> str:
-        return self.theme.render("partials/demo-slot.html", demo=demo)
+    def _shown_meta(self, lesson: Lesson):
+        """The front matter as the page shows it: narration only when both its files exist."""
+        narration = lesson.meta.narration
+        if narration and not all((self.content / rel).is_file() for rel in (narration.audio, narration.transcript)):
+            return lesson.meta.model_copy(update={"narration": None})
+        return lesson.meta
+
+    def _demo_html(self, demo_id: str) -> str:
+        """The demo's slider, or a placeholder saying what to do (frames not computed, or no usable spec)."""
+        return self.theme.render("partials/demo-slot.html", demo=self.demos.get(demo_id), demo_id=demo_id)
 
     # ---------------------------------------------------------------- serve
     def rerender_lesson(self, path: Path) -> dict[str, bytes] | None:
         """Re-render one edited lesson; None when the change reaches other pages (full rebuild then)."""
         problems: list[Problem] = []
         lesson = load_lesson(path, problems)
-        if problems:
-            raise ProblemsFound(problems)
         old = self.course.by_id.get(lesson.id) if lesson else None
+        if problems or any(problem.file == display_path(path) for problem in self.problems):
+            return None  # the problems page and every page's header change with them
         if old is None or lesson.meta != old.meta:
             return None  # titles, order, prerequisites: other pages show them
         converted, problems = self.renderer.convert(lesson)
@@ -235,7 +296,7 @@ class Builder:
         # the edited lesson's own anchors, checked against the other pages as last built
         problems += check_anchors({lesson.id: lesson.path}, {**self.converted, lesson.id: converted})
         if problems:
-            raise ProblemsFound(problems)
+            return None  # the problems page and every page's header change with them
         old.body, old.body_line, old.front = lesson.body, lesson.body_line, lesson.front
         self.converted[lesson.id] = converted
         page = self.render_lesson(old)
@@ -255,6 +316,7 @@ def _cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+PROBLEMS_PAGE = "problems.html"  # only in a site written despite problems
 MIN_PER_JOB = 16  # below this many lessons per process, forking costs more than it saves
 _BUILDER: Builder | None = None  # the builder a forked worker inherits
 

@@ -182,7 +182,7 @@ def test_the_preview_re_renders_a_formula_edit_and_rebuilds_for_a_new_style(tmp_
 
     content = mini_course(tmp_path, **{"lessons/two.md": '+++\ntitle = "Two"\nmodule = 2\ntrack = "t"\n+++\n'
                                                          "Mean: $\\bar x$.\n"})
-    preview = Preview(Options(content=content, frames=tmp_path / "build", allow_missing_frames=True, jobs=1))
+    preview = Preview(Options(content=content, frames=tmp_path / "build", keep_going=True, jobs=1))
     preview.rebuild()
     lesson = content / "lessons" / "two.md"
 

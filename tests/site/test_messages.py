@@ -54,8 +54,9 @@ def test_an_empty_pipeline_fence_is_a_problem_at_its_line(tmp_path, capsys):
 def test_the_preview_shows_problems_as_the_build_prints_them(tmp_path, capsys):
     content = mini_course(tmp_path, **{"lessons/two.md": HEAD + "[a](nowhere.md)\n\n[b](gone.md)\n"})
     code, err = build(tmp_path, content, capsys)
-    preview = Preview(Options(content=content, frames=tmp_path / "build", allow_missing_frames=True, jobs=1))
+    preview = Preview(Options(content=content, frames=tmp_path / "build", keep_going=True, jobs=1))
     preview.rebuild()
     capsys.readouterr()
     assert code == 1
-    assert err.strip() == preview.error.replace("2 problems found.", "2 problems found; nothing was written.")
+    assert err.strip() == preview.report.replace("the preview shows them in place and lists them on /problems.html",
+                                                 "nothing was written")

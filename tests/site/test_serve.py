@@ -14,7 +14,7 @@ from unsmudge.site import Options
 
 def _preview(tmp_path, frames=False):
     content, build = fixture_course(tmp_path, frames=frames)
-    preview = Preview(Options(content=content, frames=build, allow_missing_frames=True))
+    preview = Preview(Options(content=content, frames=build, keep_going=True))
     preview.rebuild()
     return content, preview
 
@@ -75,10 +75,12 @@ def test_problems_show_in_the_browser_until_fixed(tmp_path):
     _touch(lesson, good + "\n[broken](nowhere.md)\n")
     preview.update()
     status, kind, body = preview.page("/after.html")
-    assert b"The course has problems" in body and b"broken link" in body and status == 200
+    assert b'<span class="broken-mark">broken link</span> broken' in body and status == 200
+    assert b"broken link &#39;nowhere.md&#39;" in preview.page("/problems.html")[2]
     _touch(lesson, good)
     preview.update()
     assert preview.error is None and b"The end." in preview.page("/after.html")[2]
+    assert "problems.html" not in preview.files
 
 
 def test_pages_are_served_with_the_live_reload_script(tmp_path):

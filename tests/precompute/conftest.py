@@ -13,7 +13,6 @@ import pytest
 
 from tests.commands import tree
 
-tree_bytes = tree  # the name test_layouts.py imports; tree is defined once, in tests/commands.py
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")

@@ -17,7 +17,8 @@ import pytest
 from PIL import Image
 
 from tests.checkpoints.layouts import build_layout, built, configs_only, hub_cache
-from tests.precompute.conftest import precompute as precompute_with, tree_bytes, write_demo
+from tests.commands import tree
+from tests.precompute.conftest import precompute as precompute_with, write_demo
 from unsmudge.cli import main as unsmudge
 from unsmudge.contract import load_demo
 from unsmudge.precompute.checks import check_model, model_warnings
@@ -164,7 +165,7 @@ def test_model_path_without_dot_slash_is_the_local_folder(runs, tmp_path):
     _, reference = runs("sd15")
     ref_folder, ref_record = record_in(reference)
     assert record["model"]["revision"] == ref_record["model"]["revision"]  # the same files were loaded
-    assert tree_bytes(folder) == tree_bytes(ref_folder) | {"run.json": (folder / "run.json").read_bytes()}
+    assert tree(folder) == tree(ref_folder) | {"run.json": (folder / "run.json").read_bytes()}
 
 
 def test_euler_ancestral_is_seeded(tmp_path):
@@ -175,7 +176,7 @@ def test_euler_ancestral_is_seeded(tmp_path):
                prompts=["a red apple"])
     first, second = tmp_path / "first", tmp_path / "second"
     assert precompute(content, first) == 0 and precompute(content, second, "--force") == 0
-    assert tree_bytes(first) == tree_bytes(second)
+    assert tree(first) == tree(second)
     records = [json.loads(p.read_text()) for p in sorted(first.glob("*/run.json"))]
     assert {r["scheduler"]["class_name"] for r in records} == {"EulerAncestralDiscreteScheduler"}
     by_seed = {r["seed"]: (first / r["key"] / r["steps"][-1]["image"]).read_bytes() for r in records}

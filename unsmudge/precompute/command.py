@@ -21,7 +21,7 @@ from unsmudge.contract import (DemoSpec, ModelIdentity, Run, RunRecord, find_res
                                plan_runs)
 from unsmudge.precompute.checks import check_model, model_warnings
 from unsmudge.precompute.store import TMP_PREFIX, clean_stale
-from unsmudge.precompute.weights import model_identity
+from unsmudge.precompute.weights import model_folder, model_identity
 from unsmudge.problems import Problem, ProblemsFound, display_path, report
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -144,14 +144,22 @@ def plan(args) -> Plan:
     # A hub model's identity is its pinned commit, so its configs are read (online, or from the cache) only
     # when it has runs to do: a finished course precomputes offline without that cache.
     hub = {d for d, spec in demos.items() if model_source(spec.model, content) == "hub"}
+    by_demo = {demo_id: plan_runs(demo_id, spec) for demo_id, spec in demos.items()}
+    # A local model that is not on this machine (a CI checkout with content/ and build/) is fine when every
+    # run of its demo is finished: its identity is the one those runs recorded.
+    absent = {d: identity for d in set(demos) - hub
+              if not model_folder(demos[d], content).exists()
+              and (identity := finished_identity(Path(args.out), by_demo[d])) is not None}
     problems = []
     for demo_id, spec in demos.items():
-        if demo_id not in hub:
+        if demo_id not in hub and demo_id not in absent:
             problems += check_model(demo_file(content, demo_id), spec, content)
     if problems:
         raise ProblemsFound(problems)
-    identities = {demo_id: model_identity(spec, content) for demo_id, spec in demos.items()}
-    by_demo = {demo_id: plan_runs(demo_id, spec) for demo_id, spec in demos.items()}
+    identities = {demo_id: absent.get(demo_id) or model_identity(spec, content) for demo_id, spec in demos.items()}
+    for demo_id in sorted(absent):
+        say(f"  {demo_id}: model '{demos[demo_id].model}' is not here; its runs in {display_path(args.out)}/ "
+            "are all finished, so they are kept")
     unique: dict[str, Run] = {}
     for run in (run for runs in by_demo.values() for run in runs):
         unique.setdefault(run.spec_hash, run)  # two demos with the same pixels share one folder, computed once
@@ -170,10 +178,19 @@ def plan(args) -> Plan:
     problems = [p for d in sorted(hub & waiting) for p in check_model(demo_file(content, d), demos[d], content)]
     if problems:
         raise ProblemsFound(problems)
-    for demo_id in sorted(set(demos) - (hub - waiting)):
+    for demo_id in sorted(set(demos) - (hub - waiting) - set(absent)):
         for warning in model_warnings(demo_file(content, demo_id), demos[demo_id], content):
             say(f"warning: {warning}", err=True)
     return Plan(demos, by_demo, runs, todo, identities)
+
+
+def finished_identity(out: Path, runs: list[Run]) -> ModelIdentity | None:
+    """The model identity every run in `runs` was finished with, or None if one is missing or they differ."""
+    found = find_results(out) if out.is_dir() else {}
+    identities = {record.model for run in runs for _, record in found.get(run.spec_hash, [])}
+    if len(identities) != 1 or not all(run.spec_hash in found for run in runs):
+        return None
+    return identities.pop()
 
 
 def demo_file(content: Path, demo_id: str) -> Path:

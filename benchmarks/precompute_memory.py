@@ -109,9 +109,9 @@ def old_decode(decoder, latents, batch: int):
 def old_run(loaded, spec, trajectory, record, out: Path) -> None:
     import torch
 
-    from unsmudge.contract import VIEWS, frame_name
+    from unsmudge.contract import VIEWS
     from unsmudge.precompute.capture import latent_view, to_pil
-    from unsmudge.precompute.store import encode, write_run
+    from unsmudge.precompute.store import SheetPacker, write_run
 
     n = trajectory.steps
     vae = loaded.pipe.vae
@@ -120,25 +120,28 @@ def old_run(loaded, spec, trajectory, record, out: Path) -> None:
     decoded_final = old_decode(vae, trajectory.images[n:], 1)
     images = to_pil(torch.cat([decoded_between, decoded_final]))
     last = images[3 * n]
+    guesses = torch.cat([trajectory.noise, torch.zeros_like(trajectory.noise[:1])])
     frames = {"image": images[:n] + [last], "prediction": images[n:2 * n] + [last],
-              "forward": images[2 * n:3 * n] + [last], "latent": to_pil(latent_view(trajectory.images))}
-    files = {}
+              "forward": images[2 * n:3 * n] + [last], "latent": to_pil(latent_view(trajectory.images)),
+              "noise": to_pil(latent_view(guesses))}
+    files = type("Files", (dict,), {"add": dict.__setitem__})()
+    packer = SheetPacker(record, files)
     for view in VIEWS:
         for i, image in enumerate(frames[view]):
-            files[frame_name(view, i, spec.frames)] = encode(image, spec.frames)
+            packer.add(view, i, image)
     write_run(out, record, files)
 
 
 # --- the new path: what unsmudge/precompute/compute.py does per run -------------------------------------
 
 def new_run(loaded, spec, trajectory, record, out: Path, device) -> None:
-    from unsmudge.contract import frame_name
     from unsmudge.precompute.capture import DecodeBatch, frames
-    from unsmudge.precompute.store import RunWriter, encode
+    from unsmudge.precompute.store import RunWriter, SheetPacker
 
     with RunWriter(out, record.key) as writer:
+        packer = SheetPacker(record, writer)
         for view, index, image in frames(loaded, spec, trajectory, DecodeBatch(device)):
-            writer.add(frame_name(view, index, spec.frames), encode(image, spec.frames))
+            packer.add(view, index, image)
         writer.commit(record)
 
 
@@ -170,7 +173,8 @@ def child(args) -> None:
     result = {"base": base, "batch": batch, "estimate": decode_bytes(pipe.vae, latent_shape, dtype, batch)}
     try:
         trajectory = denoise(loaded, spec, run.prompt, run.seed, run.guidance)
-        record = RunRecord.new(run, identity, "DDIMScheduler", spec, args.dtype, device.type, trajectory.timesteps)
+        record = RunRecord.new(run, identity, "DDIMScheduler", spec, args.dtype, device.type, trajectory.timesteps,
+                               trajectory.images.shape[-1])
         out = Path(tempfile.mkdtemp(prefix="memory-bench-out-"))
         if args.child_mode == "old":
             old_run(loaded, spec, trajectory, record, out)

@@ -36,9 +36,9 @@ import torch  # noqa: E402
 from diffusers import DDIMScheduler, DiffusionPipeline  # noqa: E402
 from diffusers.utils import logging as dlogging  # noqa: E402
 
-from unsmudge.contract import VIEWS, DemoSpec, Frames, ModelIdentity, RunRecord, frame_name, plan_runs  # noqa: E402
+from unsmudge.contract import VIEWS, DemoSpec, Frames, ModelIdentity, RunRecord, plan_runs  # noqa: E402
 from unsmudge.precompute.capture import DecodeBatch, decode, denoise, frames, latent_view, to_pil  # noqa: E402
-from unsmudge.precompute.store import RunWriter, encode, write_run  # noqa: E402
+from unsmudge.precompute.store import RunWriter, SheetPacker, write_run  # noqa: E402
 
 EMBEDDED = ROOT / "models" / "emoji64"
 PROMPTS = ["grinning face", "rocket"]
@@ -64,17 +64,25 @@ def plain(pipe, prompt, seed, args, device):
                 width=args.size, generator=generator).images[0]
 
 
-def record(run, spec, args, device, timesteps) -> RunRecord:
-    return RunRecord.new(run, IDENTITY, "DDIMScheduler", spec, args.dtype, device.type, timesteps)
+def record(run, spec, args, device, timesteps, latent_size) -> RunRecord:
+    return RunRecord.new(run, IDENTITY, "DDIMScheduler", spec, args.dtype, device.type, timesteps, latent_size)
 
 
 def precompute_run(loaded, run, args, device, spec, batch, out):
     """What compute.py does per run: denoise, then decode a batch at a time, each frame on disk at once."""
     trajectory = denoise(loaded, spec, run.prompt, run.seed, run.guidance)
-    with RunWriter(out, run.key(IDENTITY, args.dtype)) as writer:
+    done = record(run, spec, args, device, trajectory.timesteps, trajectory.images.shape[-1])
+    with RunWriter(out, done.key) as writer:
+        packer = SheetPacker(done, writer)
         for view, index, image in frames(loaded, spec, trajectory, batch):
-            writer.add(frame_name(view, index, spec.frames), encode(image, spec.frames))
-        writer.commit(record(run, spec, args, device, trajectory.timesteps))
+            packer.add(view, index, image)
+        writer.commit(done)
+
+
+class Files(dict):
+    """The packed files of a run held in memory, then written at once (write_run)."""
+
+    add = dict.__setitem__
 
 
 def naive_run(pipe, run, args, device, spec, out):
@@ -114,10 +122,16 @@ def naive_run(pipe, run, args, device, spec, out):
     forward.append(images[-1])
     lat = to_pil(latent_view(torch.cat(latents_seen)))
     preds.append(images[-1])
-    views = {"image": images, "prediction": preds, "latent": lat, "forward": forward}
-    files = {frame_name(v, i, spec.frames): encode(img, spec.frames) for v in VIEWS for i, img in enumerate(views[v])}
+    guesses = [image.point(lambda _: 128) for image in lat]  # the noise view's cost is in the packing, not here
+    views = {"image": images, "prediction": preds, "latent": lat, "noise": guesses, "forward": forward}
     timesteps = [int(t) for t in scheduler.timesteps] + [0]
-    write_run(out, record(run, spec, args, device, timesteps), files)
+    done = record(run, spec, args, device, timesteps, lat[0].width)
+    files = Files()
+    packer = SheetPacker(done, files)
+    for view in VIEWS:
+        for i, image in enumerate(views[view]):
+            packer.add(view, i, image)
+    write_run(out, done, files)
 
 
 def main(argv=None) -> int:

@@ -11,13 +11,16 @@ problems <- contract <- build, precompute (a test fails if an import goes the ot
 - A run's folder `build/<key>/` is named by `Run.key(model identity, dtype)`: what precompute actually
   loaded (component files or a pinned hub commit) and the dtype it ran in. New weights, new folder.
 - `run.json` (a `RunRecord`) is written last; a folder counts only when `RunRecord.is_complete` says so:
-  its record is valid and every frame it names is there. Both stages use that one test.
+  its record is valid and every file it names is there. Both stages use that one test.
+- A run's frames are packed in sprite sheets (`Sheets`), a few files per run: a poster (the first frame,
+  shown at once), one sheet per picture view and one for the two latent-sized views.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import tomllib
 from pathlib import Path
@@ -29,11 +32,24 @@ from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationI
 from unsmudge.problems import Problem, ProblemsFound, display_path, key_line, pydantic_problems, toml_problem
 
 # Bump when the capture, the frame layout or run.json changes: old runs are then recomputed, not misread.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 EMBEDDED = "embedded"
-VIEWS = ("image", "prediction", "latent", "forward")  # the frames a run saves at every step
+# The frames a run saves at every step. Picture views are decoded by the VAE, at the spec's size; latent views
+# are 4-channel latents shown as colour at the latent's own size (the latent itself, the model's noise guess).
+PICTURE_VIEWS = ("image", "prediction", "forward")
+LATENT_VIEWS = ("latent", "noise")
+VIEWS = PICTURE_VIEWS + LATENT_VIEWS
 RUN_JSON = "run.json"
-EXTENSIONS = {"webp": "webp", "png": "png", "jpeg": "jpg"}  # frame format -> file extension
+EXTENSIONS = {"avif": "avif", "webp": "webp", "png": "png", "jpeg": "jpg"}  # frame format -> file extension
+# The quality of each lossy format where its frames are at least as faithful (SSIM against lossless frames,
+# mean and worst frame, every picture view) as one JPEG q70 per frame, and smallest: measured by
+# benchmarks/slider_delivery.py on SD-sized frames (docs/benchmarks.md).
+QUALITY = {"avif": 50, "webp": 60, "jpeg": 70}
+# Latent views are drawn cell by cell, several times larger, so every number must survive: lossless WebP.
+LATENT_FORMAT = "webp"
+SHEET_SIDE = 8192  # pixels: a sprite sheet's largest side (WebP stops at 16383; phones decode 8192 well)
+# What `compare` may name: the spec's lists whose runs are then shown side by side
+COMPARED = {"guidance": "guidance", "seed": "seeds", "prompt": "prompts"}
 # "model" keeps the model's own scheduler class (what it was published with)
 SCHEDULER_NAMES = {"ddim": "DDIM", "euler": "Euler", "euler_a": "Euler ancestral", "lms": "LMS",
                    "model": "the model's own"}
@@ -48,11 +64,15 @@ LEADING_START = 950
 
 
 class Frames(BaseModel):
-    """How frames are encoded: part of every run's key."""
+    """How the picture views are encoded: part of every run's key. No quality: the measured one (QUALITY)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    format: Literal["webp", "png", "jpeg"] = "webp"
-    quality: int = Field(90, ge=1, le=100)
+    format: Literal["avif", "webp", "png", "jpeg"] = "avif"
+    quality: int | None = Field(None, ge=1, le=100)
+
+    def chosen_quality(self) -> int | None:
+        """The quality to encode with; None for PNG (lossless)."""
+        return self.quality if self.quality is not None else QUALITY.get(self.format)
 
 
 def model_source(model: str, content_dir: Path | None) -> Literal["embedded", "local", "hub"]:
@@ -89,6 +109,8 @@ class DemoSpec(BaseModel):
     vae_tiling: bool = False
     frames: Frames = Frames()
     prompts: list[str] = Field(min_length=1)
+    # show the runs that differ only in this setting side by side, under one slider (2-4 of them)
+    compare: Literal["guidance", "seed", "prompt"] | None = None
 
     @field_validator("size")
     @classmethod
@@ -136,6 +158,15 @@ class DemoSpec(BaseModel):
         if len(set(prompts)) != len(prompts):
             raise ValueError("a prompt is listed twice; remove the copy")
         return prompts
+
+    @field_validator("compare")
+    @classmethod
+    def _compared(cls, compare: str | None, info: ValidationInfo) -> str | None:
+        values = info.data.get(COMPARED[compare]) if compare else None
+        if values is not None and not 2 <= len(values) <= 4:
+            raise ValueError(f"compare = \"{compare}\" shows the runs side by side, so '{COMPARED[compare]}' must "
+                             f"list 2 to 4 values (it lists {len(values)}); list them, or remove 'compare'")
+        return compare
 
     @field_validator("guidance")
     @classmethod
@@ -256,8 +287,49 @@ def plan_runs(demo_id: str, spec: DemoSpec) -> list[Run]:
     return runs
 
 
-def frame_name(view: str, index: int, frames: Frames) -> str:
-    return f"{view}-{index:03d}.{EXTENSIONS[frames.format]}"
+class Sheets(BaseModel):
+    """Where one view's frames are: square frames of `size` px, `columns` x `rows` to a sheet file (every
+    sheet has that size; unused cells stay black); frame i is cell `first + i`, counted row by row across
+    `files` in order."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    files: list[str] = Field(min_length=1)
+    size: int = Field(ge=1)
+    columns: int = Field(ge=1)
+    rows: int = Field(ge=1)
+    first: int = Field(0, ge=0)
+
+    @property
+    def width(self) -> int:
+        return self.columns * self.size
+
+    @property
+    def height(self) -> int:
+        return self.rows * self.size
+
+    def cells(self) -> int:
+        return self.columns * self.rows * len(self.files)
+
+    def cell(self, index: int) -> tuple[str, int, int]:
+        """The sheet file holding frame `index` and the frame's top-left corner in it, in pixels."""
+        cell = self.first + index
+        per = self.columns * self.rows
+        k = cell % per
+        return self.files[cell // per], (k % self.columns) * self.size, (k // self.columns) * self.size
+
+    @classmethod
+    def grid(cls, name: str, ext: str, cells: int, size: int) -> "Sheets":
+        """Sheets for `cells` frames of `size` px: one near-square sheet when they fit in SHEET_SIDE, else
+        as many full sheets as needed."""
+        side = max(1, SHEET_SIDE // size)
+        if cells <= side * side:
+            columns = math.ceil(math.sqrt(cells))
+            rows, count = math.ceil(cells / columns), 1
+        else:
+            columns = rows = side
+            count = math.ceil(cells / (side * side))
+        files = [f"{name}.{ext}"] if count == 1 else [f"{name}-{k}.{ext}" for k in range(count)]
+        return cls(files=files, size=size, columns=columns, rows=rows)
 
 
 class SchedulerRecord(BaseModel):
@@ -269,7 +341,8 @@ class SchedulerRecord(BaseModel):
 
 
 class RunRecord(BaseModel):
-    """`run.json`: one finished run. `steps` runs from noise to image; entry i names each view's frame."""
+    """`run.json`: one finished run. `timesteps` runs from noise to image (the last is 0); frame i of every
+    view is at that T; `views` says where each view's frames are, `poster` is the image view's first frame."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     format_version: Literal[FORMAT_VERSION]  # type: ignore[valid-type]
@@ -285,41 +358,55 @@ class RunRecord(BaseModel):
     dtype: str
     device: str
     frames: Frames
-    steps: list[dict[str, int | str]] = Field(min_length=2)
+    timesteps: list[int] = Field(min_length=2)
+    poster: str
+    views: dict[str, Sheets]
 
-    @field_validator("steps")
-    @classmethod
-    def _every_view(cls, steps: list[dict]) -> list[dict]:
-        for entry in steps:
-            if set(entry) != {"t", *VIEWS} or not isinstance(entry["t"], int):
-                raise ValueError(f"a step must have 't' and a frame for each of {', '.join(VIEWS)}")
-            if any(not isinstance(entry[v], str) or "/" in entry[v] or "\\" in entry[v] or entry[v].startswith(".")
-                   for v in VIEWS):
-                raise ValueError("frame names must be plain file names inside the run folder")
-        return steps
+    @model_validator(mode="after")
+    def _every_view(self) -> "RunRecord":
+        if set(self.views) != set(VIEWS):
+            raise ValueError(f"'views' must name exactly {', '.join(VIEWS)}")
+        for view, sheets in self.views.items():
+            if sheets.first + len(self.timesteps) > sheets.cells():
+                raise ValueError(f"the '{view}' sheets have fewer cells than the run has frames")
+        if any("/" in name or "\\" in name or name.startswith(".") or name == RUN_JSON for name in self.frame_files()):
+            raise ValueError("file names must be plain file names inside the run folder")
+        return self
 
     @classmethod
     def new(cls, run: Run, identity: ModelIdentity, scheduler_class: str, spec: DemoSpec, dtype: str,
-            device: str, timesteps: list[int]) -> "RunRecord":
-        steps = [{"t": t, **{view: frame_name(view, i, spec.frames) for view in VIEWS}}
-                 for i, t in enumerate(timesteps)]
+            device: str, timesteps: list[int], latent_size: int) -> "RunRecord":
+        """The record of a run with these timesteps; `latent_size`: the latent's side (size / VAE factor)."""
+        count, ext = len(timesteps), EXTENSIONS[spec.frames.format]
+        views = {view: Sheets.grid(view, ext, count, spec.size) for view in PICTURE_VIEWS}
+        latents = Sheets.grid("latents", EXTENSIONS[LATENT_FORMAT], 2 * count, latent_size)
+        views.update(latent=latents, noise=latents.model_copy(update={"first": count}))
         return cls(format_version=FORMAT_VERSION, key=run.key(identity, dtype), spec_hash=run.spec_hash,
                    demo=run.demo, prompt=run.prompt, seed=run.seed, guidance=run.guidance, model=identity,
                    scheduler=SchedulerRecord(name=spec.scheduler, class_name=scheduler_class,
                                              timestep_spacing=spec.timestep_spacing, steps=spec.steps),
-                   size=spec.size, dtype=dtype, device=device, frames=spec.frames, steps=steps)
+                   size=spec.size, dtype=dtype, device=device, frames=spec.frames, timesteps=timesteps,
+                   poster=f"poster.{ext}", views={view: views[view] for view in VIEWS})
 
     def to_json(self) -> str:
         """The file's text: keys in the documented order, one-space indent, final newline."""
         return json.dumps(self.model_dump(mode="json"), indent=1, ensure_ascii=False) + "\n"
 
     def frame_files(self) -> list[str]:
-        return [entry[view] for entry in self.steps for view in VIEWS]
+        """Every file the run's folder holds besides run.json: the poster, then the sheets."""
+        names = [self.poster] + [name for sheets in self.views.values() for name in sheets.files]
+        return list(dict.fromkeys(names))
+
+    def encoding(self, name: str) -> tuple[str, int | None]:
+        """(format, quality) of one of the run's files; quality None: lossless."""
+        if any(name in self.views[view].files for view in LATENT_VIEWS):
+            return LATENT_FORMAT, None
+        return self.frames.format, self.frames.chosen_quality()
 
     @classmethod
     def read(cls, folder: Path) -> "RunRecord | None":
         """The folder's record, or None when run.json is missing, unreadable, of another format, or
-        names a frame that is not there: such a folder does not count, and precompute redoes it."""
+        names a file that is not there: such a folder does not count, and precompute redoes it."""
         folder = Path(folder)
         try:
             record = cls.model_validate_json((folder / RUN_JSON).read_bytes())

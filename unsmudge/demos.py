@@ -1,35 +1,52 @@
 """The demos lessons place: their specs, and the frames `unsmudge precompute` left in the frames folder.
 
 The build never runs a model nor reads its weights: for each run the spec plans (`contract.plan_runs`), it
-looks the run up by `spec_hash` among the complete runs (`RunRecord.read`: run.json and every frame).
+looks the run up by `spec_hash` among the complete runs (`RunRecord.read`: run.json and every file it names).
+A run's files (its poster and sprite sheets) are copied to `frames/<sha256 of the bytes>.<ext>`: a URL that
+changes whenever the bytes do, so a CDN may cache it forever, and runs that share a file (the same first
+frame) share its URL.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from unsmudge.contract import SCHEDULER_NAMES, VIEWS, DemoSpec, RunRecord, find_results, load_demos, model_source, plan_runs
+from unsmudge.contract import (SCHEDULER_NAMES, DemoSpec, Run, RunRecord, find_results, load_demos, model_source,
+                               plan_runs)
 from unsmudge.problems import Problem, ProblemsFound, display_path
+
+FILMSTRIP = 6  # frames in the filmstrip shown without JavaScript
 
 
 @dataclass
 class Demo:
-    """What `partials/demo.html` receives as `demo` (see docs/architecture.md)."""
+    """What `partials/demo.html` receives as `demo` (see docs/architecture.md, "The slider's data")."""
 
     id: str
     title: str
     description: str
     model: str
+    compare: str | None = None  # the setting compared side by side, or None: one run at a time
     runs: list[dict] = field(default_factory=list)
+    # the prompt menu: each choice shows one run, or (compare) 2-4 runs side by side
+    choices: list[dict] = field(default_factory=list)
     missing: bool = False  # serve only: frames not computed yet, a placeholder is shown
-    # frame files to copy: site path (frames/<key>/<name>) -> source file
+    # frame files to copy: site path (frames/<hash>.<ext>) -> source file
     files: dict[str, Path] = field(default_factory=dict)
 
     @property
+    def shown(self) -> list[dict]:
+        """The runs of the first choice: what the page shows before any choice is made."""
+        return [self.runs[i] for i in self.choices[0]["runs"]] if self.choices else []
+
+    @property
     def json(self) -> str:
-        text = json.dumps({"id": self.id, "runs": self.runs}, separators=(",", ":"), ensure_ascii=False)
+        data = {"id": self.id, "runs": [{k: v for k, v in run.items() if k != "filmstrip"} for run in self.runs],
+                "compare": self.compare, "choices": self.choices}
+        text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
         return text.replace("</", "<\\/")  # safe inside <script type="application/json">
 
 
@@ -68,10 +85,11 @@ def gather_demos(content_dir: Path, frames_dir: Path, used: dict[str, list[tuple
                                         f"or add {display_path(Path(content_dir) / 'demos' / demo_id)}.toml"))
             continue
         spec = specs[demo_id]
-        demo = Demo(demo_id, spec.title, spec.description, model_sentence(spec, content_dir))
+        demo = Demo(demo_id, spec.title, spec.description, model_sentence(spec, content_dir), spec.compare)
         shown_spec = display_path(Path(content_dir) / "demos" / f"{demo_id}.toml")
         missing = []
-        for run in plan_runs(demo_id, spec):
+        planned = plan_runs(demo_id, spec)
+        for run in planned:
             found = results.get(run.spec_hash)
             if not found:
                 missing.append(f"'{run.prompt}' (seed {run.seed}, guidance {run.guidance:g})")
@@ -86,8 +104,7 @@ def gather_demos(content_dir: Path, frames_dir: Path, used: dict[str, list[tuple
                     "weights), or delete the old folders"))
                 continue
             folder, record = found[0]  # several dtypes of the same weights: the first folder by name
-            demo.runs.append({"prompt": run.prompt, "seed": run.seed, "guidance": run.guidance,
-                              "steps": _steps(folder, record, demo)})
+            demo.runs.append(_run(run, spec, folder, record, demo))
         if missing:
             if allow_missing:
                 demo.missing, demo.runs, demo.files = True, [], {}
@@ -97,20 +114,83 @@ def gather_demos(content_dir: Path, frames_dir: Path, used: dict[str, list[tuple
                     f"demo '{demo_id}' has no frames in {display_path(frames_dir)} for "
                     f"{len(missing)} of its runs: {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}",
                     f"run `unsmudge precompute` (it writes them to {display_path(frames_dir)})"))
+        else:
+            demo.choices = choices(spec, planned)
         demos[demo_id] = demo
     if problems:
         raise ProblemsFound(problems)
     return demos
 
 
-def _steps(folder: Path, record: RunRecord, demo: Demo) -> list[dict]:
-    """The run's steps with site-relative frame URLs; records the files to copy into `demo.files`."""
-    steps = []
-    for entry in record.steps:
-        step = {"t": entry["t"]}
-        for view in VIEWS:
-            url = f"frames/{folder.name}/{entry[view]}"
-            demo.files[url] = folder / entry[view]
-            step[view] = url
-        steps.append(step)
-    return steps
+def setting(run: Run, name: str) -> str:
+    """How a run's value of one setting reads in a label."""
+    value = getattr(run, name)
+    if name == "prompt":
+        return value
+    if name == "guidance":
+        return f"guidance {value:g}"
+    return f"{name} {value}"
+
+
+def _listing(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def choices(spec: DemoSpec, runs: list[Run]) -> list[dict]:
+    """The prompt menu, in plan order. Without `compare` one run per choice; with it, the runs that differ
+    only in the compared setting, side by side, and a sentence saying what changes between them."""
+    varying = [name for name, values in (("prompt", spec.prompts), ("seed", spec.seeds), ("guidance", spec.guidance))
+               if len(values) > 1 and name != spec.compare]
+    groups: dict[tuple, list[int]] = {}
+    for index, run in enumerate(runs):
+        groups.setdefault(tuple(getattr(run, name) for name in ("prompt", "seed", "guidance")
+                                if name != spec.compare), []).append(index)
+    result = []
+    for members in groups.values():
+        first = runs[members[0]]
+        label = first.prompt if spec.compare != "prompt" else ""
+        extra = [setting(first, name) for name in varying if name != "prompt"]
+        label = ", ".join(([label] if label else []) + extra) or "all runs"
+        choice = {"label": label, "runs": members}
+        if spec.compare:
+            same = [f"{name} ({getattr(first, name) if name != 'prompt' else '“' + first.prompt + '”'})"
+                    for name in ("prompt", "seed", "guidance") if name != spec.compare]
+            values = [f"“{runs[i].prompt}”" if spec.compare == "prompt" else setting(runs[i], spec.compare).split()[-1]
+                      for i in members]
+            what = "prompts" if spec.compare == "prompt" else spec.compare
+            choice["description"] = (f"{len(members)} runs side by side, {what} {_listing(values)} (left to right, "
+                                     f"then the next row): the same {_listing(same)}, one slider for all.")
+        result.append(choice)
+    return result
+
+
+def filmstrip_indices(count: int) -> list[int]:
+    """Up to FILMSTRIP steps spread evenly from the first to the last, without repeats."""
+    shown = FILMSTRIP if count >= FILMSTRIP else count
+    return list(dict.fromkeys(round(k * (count - 1) / max(shown - 1, 1)) for k in range(shown)))
+
+
+def _url(source: Path, demo: Demo) -> str:
+    """The site URL of a run's file, named by its content; records the file to copy in `demo.files`."""
+    with open(source, "rb") as handle:
+        digest = hashlib.file_digest(handle, "sha256").hexdigest()[:20]
+    url = f"frames/{digest}{source.suffix}"
+    demo.files[url] = source
+    return url
+
+
+def _run(run: Run, spec: DemoSpec, folder: Path, record: RunRecord, demo: Demo) -> dict:
+    """One run as the slider reads it (docs/architecture.md, "The slider's data")."""
+    urls = {name: _url(folder / name, demo) for name in record.frame_files()}
+    views = {view: {"sheets": [urls[name] for name in sheets.files], "size": sheets.size,
+                    "columns": sheets.columns, "rows": sheets.rows, "first": sheets.first}
+             for view, sheets in record.views.items()}
+    image = record.views["image"]
+    filmstrip = []
+    for i in filmstrip_indices(len(record.timesteps)):
+        name, x, y = image.cell(i)
+        filmstrip.append({"t": record.timesteps[i], "href": urls[name], "x": x, "y": y, "size": image.size,
+                          "width": image.width, "height": image.height})
+    return {"prompt": run.prompt, "seed": run.seed, "guidance": run.guidance,
+            "label": setting(run, spec.compare) if spec.compare else run.prompt,
+            "t": record.timesteps, "poster": urls[record.poster], "views": views, "filmstrip": filmstrip}

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+import shutil
 
 import pytest
 from playwright.sync_api import expect
+
+from .conftest import Watch
 
 PAGES = ["index.html", "first-steps.html", "slider-lesson.html", "last-words.html"]
 
@@ -66,3 +69,27 @@ def test_arrow_keys_on_demo_buttons_step_the_slider_not_the_pager(watch):
     expect(root.locator("[data-range]")).to_have_attribute("aria-valuetext", "T = 999")
     assert page.url.endswith("slider-lesson.html")
     watch.assert_clean()
+
+
+@pytest.mark.parametrize("origin", ["http"], indirect=True)
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_404_page_keeps_its_styles_and_links_at_any_missing_path(browser, built_site, origin, scheme):
+    """GitHub Pages answers a missing /course/a/b/c.html with 404.html's bytes at that address."""
+    deep = built_site / "gone" / "deeper" / "missing.html"
+    deep.parent.mkdir(parents=True, exist_ok=True)
+    deep.write_bytes((built_site / "404.html").read_bytes())
+    context = browser.new_context(color_scheme=scheme)
+    try:
+        page = context.new_page()
+        watched = Watch(page, origin)
+        page = watched.goto("gone/deeper/missing.html")
+        # styled: the theme's colours are there (an unstyled page has no --bg and a transparent body)
+        styles = page.evaluate("[getComputedStyle(document.body).getPropertyValue('--bg'),"
+                               " getComputedStyle(document.body).backgroundColor]")
+        assert styles[0].strip().startswith("#") and styles[1] != "rgba(0, 0, 0, 0)", styles
+        page.get_by_role("link", name="the list of lessons").click()
+        page.wait_for_url(origin + "index.html")
+        watched.assert_clean()
+    finally:
+        context.close()
+        shutil.rmtree(built_site / "gone")

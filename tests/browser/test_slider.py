@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import io
+import json
 import re
+import time
 
 import pytest
+from PIL import Image
 from playwright.sync_api import expect
 
-from unsmudge.contract import VIEWS
+from tests.fakeframes import MARK, marker
 
 LESSON = "slider-lesson.html"
 DEMO = "#demo-fixture-demo"
@@ -23,8 +27,36 @@ def open_demo(watch, demo=DEMO):
     return page, root
 
 
-def picture(root) -> str:
-    return root.locator("[data-img]").get_attribute("src")
+def canvas(root, panel: int = 0):
+    return root.locator("[data-canvas]").nth(panel)
+
+
+def shown(root, frame: str, panel: int = 0):
+    """Wait until the panel's canvas shows `frame` ("image 3"), then check its pixels are that frame's."""
+    expect(canvas(root, panel)).to_have_attribute("data-frame", frame)
+    view, index = frame.split()
+    assert_marker(root, view, int(index), panel=panel)
+
+
+def assert_marker(root, view: str, index: int, guidance: float = 7.5, panel: int = 0):
+    """The canvas shows, in the marker (tests/fakeframes.py), the colour of frame `index` of `view`: the right
+    cell of the right sheet was drawn. Read from a screenshot: from file:// a canvas may not be read back."""
+    assert pixel(canvas(root, panel), 0.5 if view in ("latent", "noise") else MARK / 2 / 64) == marker(view, index, guidance)
+
+
+class Colour(tuple):
+    """A colour that equals another within lossy coding's error."""
+
+    def __eq__(self, other):
+        return all(abs(a - b) <= 14 for a, b in zip(self, other))
+
+    __hash__ = tuple.__hash__
+
+
+def pixel(element, at: float) -> Colour:
+    """The colour `at` (a fraction of the width and height) of an element, from a screenshot."""
+    picture = Image.open(io.BytesIO(element.screenshot())).convert("RGB")
+    return Colour(picture.getpixel((int(at * picture.width), int(at * picture.height))))
 
 
 def valuetext(root) -> str:
@@ -36,7 +68,7 @@ def test_slider_starts_at_noise_with_real_timesteps(watch):
     rng = root.locator("[data-range]")
     expect(rng).to_have_attribute("aria-valuetext", "T = 999")
     expect(rng).to_have_attribute("max", str(len(TIMESTEPS) - 1))
-    assert re.search(r"/image-000\.webp$", picture(root))
+    shown(root, "image 0")
     ticks = root.locator(".demo__tick").all_text_contents()
     assert ticks[0] == "999" and ticks[-1] == "0"
     expect(root.locator("[data-t]")).to_have_text("T = 999")
@@ -48,14 +80,12 @@ def test_keyboard_on_the_range_changes_the_picture(watch):
     page, root = open_demo(watch)
     rng = root.locator("[data-range]")
     rng.focus()
-    before = picture(root)
     page.keyboard.press("ArrowRight")
     expect(rng).to_have_attribute("aria-valuetext", "T = 899")
-    assert picture(root) != before
-    assert picture(root).endswith("image-001.webp")
+    shown(root, "image 1")
     page.keyboard.press("ArrowLeft")
     expect(rng).to_have_attribute("aria-valuetext", "T = 999")
-    assert picture(root) == before
+    shown(root, "image 0")
     page.keyboard.press("End")
     expect(rng).to_have_attribute("aria-valuetext", "T = 0")
     page.keyboard.press("Home")
@@ -73,7 +103,7 @@ def test_pointer_on_the_range_changes_the_picture(watch):
     # click near the right end: the last step
     page.mouse.click(box["x"] + box["width"] - 3, y)
     expect(rng).to_have_attribute("aria-valuetext", "T = 0")
-    assert picture(root).endswith(f"image-{len(TIMESTEPS) - 1:03d}.webp")
+    shown(root, f"image {len(TIMESTEPS) - 1}")
     # drag from the left end to the middle
     page.mouse.move(box["x"] + 3, y)
     page.mouse.down()
@@ -83,7 +113,7 @@ def test_pointer_on_the_range_changes_the_picture(watch):
     middle = valuetext(root)
     assert middle not in ("T = 999", "T = 0"), middle
     index = TIMESTEPS.index(int(middle.split("= ")[1]))
-    assert picture(root).endswith(f"image-{index:03d}.webp")
+    shown(root, f"image {index}")
     watch.assert_clean()
 
 
@@ -105,7 +135,7 @@ def test_reverse_diffusion_plays_to_t_zero(watch):
     expect(root.get_by_role("button", name="Pause")).to_be_enabled()
     expect(root.locator("[data-range]")).to_have_attribute("aria-valuetext", "T = 0")
     expect(root).not_to_have_attribute("data-playing", re.compile(".*"))
-    assert picture(root).endswith(f"image-{len(TIMESTEPS) - 1:03d}.webp")
+    shown(root, f"image {len(TIMESTEPS) - 1}")
     # it went through every step on the way, in order
     values = page.evaluate("window.__seen")
     ordered = [int(v.split("= ")[1]) for v in dict.fromkeys(values)]
@@ -127,7 +157,7 @@ def test_add_noise_plays_to_the_highest_t_over_forward_frames(watch):
     expect(root).to_have_attribute("data-playing", "forward")
     expect(rng).to_have_attribute("aria-valuetext", "T = 999")
     expect(root).not_to_have_attribute("data-playing", re.compile(".*"))
-    assert picture(root).endswith("forward-000.webp")
+    shown(root, "forward 0")
     expect(root).to_have_attribute("data-view", "forward")
     watch.assert_clean()
 
@@ -153,17 +183,23 @@ def test_view_switch_changes_the_picture(watch):
     rng.focus()
     page.keyboard.press("ArrowRight")
     page.keyboard.press("ArrowRight")
-    assert picture(root).endswith("image-002.webp")
-    root.get_by_label("Prediction").check()
-    assert picture(root).endswith("prediction-002.webp")
+    shown(root, "image 2")
+    root.get_by_label("Prediction", exact=True).check()
+    shown(root, "prediction 2")
     expect(root).to_have_attribute("data-view", "prediction")
-    root.get_by_label("Latent").check()
-    assert picture(root).endswith("latent-002.webp")
+    root.get_by_label("Latent", exact=True).check()
+    shown(root, "latent 2")
+    expect(canvas(root)).to_have_class(re.compile("demo__img--latent"))  # drawn cell by cell (pixelated)
+    root.get_by_label("Noise", exact=True).check()
+    shown(root, "noise 2")
+    expect(root.locator("[data-caption]")).to_contain_text("noise the model guesses")
     # shortcut keys inside the demo
     rng.focus()
+    page.keyboard.press("4")
+    expect(root.get_by_label("Noise", exact=True)).to_be_checked()
     page.keyboard.press("1")
-    assert picture(root).endswith("image-002.webp")
-    expect(root.get_by_label("Image")).to_be_checked()
+    shown(root, "image 2")
+    expect(root.get_by_label("Image", exact=True)).to_be_checked()
     assert valuetext(root) == "T = 799"  # the view changes, the step stays
     watch.assert_clean()
 
@@ -177,43 +213,103 @@ def test_step_buttons_and_live_region(watch):
     expect(live).to_contain_text("T = 899")
     root.get_by_role("button", name="−1 step").click()
     expect(live).to_contain_text("T = 999")
-    root.get_by_label("Prediction").check()
+    root.get_by_label("Prediction", exact=True).check()
     expect(live).to_contain_text("Prediction view")
     watch.assert_clean()
 
 
 def test_prompt_choice_loads_the_other_run(watch):
     page, root = open_demo(watch)
-    first = picture(root)
+    poster = root.locator("[data-poster]").get_attribute("src")
+    sheets = page.evaluate("(id) => JSON.parse(document.getElementById('demo-data-' + id).textContent)"
+                           ".runs.map(r => r.views.image.sheets[0])", DEMO.split("-", 1)[1])
     root.get_by_label("Prompt").select_option(label="blue disc")
     expect(root).to_have_attribute("data-state", "ready")
-    second = picture(root)
-    assert second != first
-    assert second.rsplit("/", 2)[-2] != first.rsplit("/", 2)[-2]  # another run's folder
-    expect(root.locator("[data-img]")).to_have_attribute("alt", re.compile("blue disc"))
+    shown(root, "image 0")
+    assert len(set(sheets)) == 3  # every run has its own image sheet...
+    # ...but the runs share their first frame (one seed, one size): the poster's URL is named by its bytes
+    assert root.locator("[data-poster]").get_attribute("src") == poster
+    expect(canvas(root)).to_have_attribute("aria-label", re.compile("blue disc"))
     watch.assert_clean()
 
 
+def run_files(page, demo: str, run: int) -> list[str]:
+    """The site paths of one run's files: its poster and every view's sheets."""
+    return page.evaluate("""([id, k]) => { const r = JSON.parse(document.getElementById('demo-data-' + id).textContent).runs[k];
+        return [r.poster, ...Object.values(r.views).flatMap(v => v.sheets)]; }""", [demo, run])
+
+
 @pytest.mark.parametrize("origin", ["http"], indirect=True)
-def test_frames_are_all_loaded_before_scrubbing(watch, served):
-    """Once the slider is ready, scrubbing through every step and view asks the server for nothing."""
+def test_a_run_is_a_handful_of_requests_image_view_first(watch, served):
+    """A run is its poster and a few sprite sheets, the image view's before the others; once the slider is
+    ready, scrubbing through every step and view asks the server for nothing of that run; when the page is
+    idle, the next prompt (and only it) is fetched ahead."""
     page, root = open_demo(watch)
-    expect(root.locator("[data-range]")).to_be_enabled()
-    run = picture(root).rsplit("/", 2)[-2]
-    loaded = {p.rsplit("/", 1)[-1] for p in served if f"/frames/{run}/" in p}
-    assert loaded == {f"{view}-{i:03d}.webp" for view in VIEWS for i in range(len(TIMESTEPS))}
+    expect(root).to_have_attribute("data-loaded", "image prediction latent noise forward")
+    files = {f"/course/{name}" for name in run_files(page, "fixture-demo", 0)}
+    asked = [p for p in served if p in files]
+    assert sorted(asked) == sorted(files) and len(files) <= 5, asked  # each file once, at most 5
+    image = run_files(page, "fixture-demo", 0)[:2]  # the poster and the image view's sheet
+    assert {p.removeprefix("/course/") for p in asked[:2]} == set(image), asked
     count = len(served)
     rng = root.locator("[data-range]")
-    for view in ("Image", "Prediction", "Latent"):
-        root.get_by_label(view).check()
+    for view in ("Image", "Prediction", "Latent", "Noise"):
+        root.get_by_label(view, exact=True).check()
         rng.focus()
         page.keyboard.press("Home")
         for _ in TIMESTEPS:
             page.keyboard.press("ArrowRight")
     root.get_by_role("button", name="Add noise").click()
     expect(root).not_to_have_attribute("data-playing", re.compile(".*"))
-    assert served[count:] == []
+    assert [p for p in served[count:] if p in files] == []
+    expect(root).to_have_attribute("data-preloaded", "1")
+    ahead = {f"/course/{name}" for name in run_files(page, "fixture-demo", 1)}
+    later = {f"/course/{name}" for name in run_files(page, "fixture-demo", 2)}
+    for _ in range(50):  # the server logs a request when it answers it
+        if ahead <= set(served):
+            break
+        time.sleep(0.1)
+    assert ahead <= set(served) and not (later - files) & set(served)
     watch.assert_clean()
+
+
+@pytest.mark.parametrize("origin", ["http"], indirect=True)
+def test_first_frame_at_once_and_scrub_once_the_image_view_is_in(watch, built_site):
+    """With the other views held back by a stalled server, the slider works as soon as the image view is in;
+    the held views' radios (and Add noise) stay disabled until their sheets arrive."""
+    page = watch.page
+    first = image_view_files(built_site / LESSON)
+    held = []
+    frames = re.compile(r".*/frames/.*")
+    page.route(frames, lambda route: route.continue_() if route.request.url.rsplit("/course/", 1)[-1] in first
+               else held.append(route))
+    page.goto(watch.root + LESSON, wait_until="domcontentloaded")  # "load" waits for the held sheets
+    root = page.locator(DEMO)
+    expect(root).to_have_attribute("data-state", "ready")
+    expect(root).to_have_attribute("data-loaded", "image")
+    expect(root.get_by_label("Prediction", exact=True)).to_be_disabled()
+    expect(root.get_by_role("button", name="Add noise")).to_be_disabled()
+    root.locator("[data-range]").focus()
+    page.keyboard.press("End")
+    shown(root, f"image {len(TIMESTEPS) - 1}")
+    assert held, "no other view was asked for"
+    for route in held:
+        route.continue_()
+    expect(root.get_by_label("Prediction", exact=True)).to_be_enabled()
+    root.get_by_label("Prediction", exact=True).check()
+    shown(root, f"prediction {len(TIMESTEPS) - 1}")
+    page.unroute(frames)
+    watch.assert_clean()
+
+
+def image_view_files(page_file) -> set[str]:
+    """The posters and image-view sheets of every run of every demo on a built page."""
+    html = page_file.read_text(encoding="utf-8")
+    files = set()
+    for text in re.findall(r'<script type="application/json" id="demo-data-[^"]*">(.*?)</script>', html, re.S):
+        for run in json.loads(text)["runs"]:
+            files |= {run["poster"], *run["views"]["image"]["sheets"]}
+    return files
 
 
 @pytest.mark.parametrize("origin", ["file"], indirect=True)
@@ -224,11 +320,11 @@ def test_two_demos_on_one_page_work_independently(watch):
     # one prompt: no menu, the prompt is named instead
     expect(second.locator("select")).to_have_count(0)
     expect(second).to_contain_text("lonely disc")
-    first_src = picture(root)
     second.locator("[data-range]").focus()
     page.keyboard.press("ArrowRight")
     expect(second.locator("[data-range]")).to_have_attribute("aria-valuetext", "T = 799")
-    assert picture(root) == first_src
+    shown(second, "image 1")
+    shown(root, "image 0")
     expect(root.locator("[data-range]")).to_have_attribute("aria-valuetext", "T = 999")
     watch.assert_clean()
 
@@ -242,23 +338,26 @@ def test_reduced_motion_jumps_without_animating(watch):
     expect(root).not_to_have_attribute("data-playing", re.compile(".*"))
     root.get_by_role("button", name="Add noise").click()
     assert valuetext(root) == "T = 999"
-    assert picture(root).endswith("forward-000.webp")
+    shown(root, "forward 0")
     watch.assert_clean()
 
 
-@pytest.mark.parametrize("origin", ["file"], indirect=True)
 @pytest.mark.parametrize("context_options", [{"java_script_enabled": False}])
 def test_without_javascript_a_filmstrip_is_shown(watch):
+    """From file:// and from the /course/ sub-path: a few frames cut from the image view's sheet, each the
+    right cell (its marker's colour, read from a screenshot)."""
     page = watch.goto(LESSON)
+    page.wait_for_load_state("load")
     root = page.locator(DEMO)
     strip = root.locator("[data-filmstrip]")
     expect(strip).to_be_visible()
     expect(root.locator("[data-app]")).to_be_hidden()
     labels = strip.locator(".demo__frame-t").all_text_contents()
     assert labels[0] == "T = 999" and labels[-1] == "T = 0" and 4 <= len(labels) <= 6
-    images = strip.locator("img")
-    for i in range(images.count()):
-        img = images.nth(i)
-        img.scroll_into_view_if_needed()
-        page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=img.element_handle())
+    thumbs = strip.locator("svg[role=img]")
+    assert thumbs.count() == len(labels)
+    expect(thumbs.first).to_have_attribute("aria-label", "“red disc” at T = 999")
+    for i, label in enumerate(labels):
+        index = TIMESTEPS.index(int(label.split("= ")[1]))
+        assert pixel(thumbs.nth(i), MARK / 2 / 64) == marker("image", index), label
     watch.assert_clean()

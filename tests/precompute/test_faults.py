@@ -43,7 +43,7 @@ def test_kill_during_writing_leaves_a_temp_folder_that_is_cleaned(clean_run, tmp
     key = next(iter(clean)).split("/")[0]
     half = out / f".tmp-{key}-999999999"  # a writer that died half way (no such pid)
     half.mkdir(parents=True)
-    (half / "image-000.webp").write_bytes(b"half")
+    (half / "image.avif").write_bytes(b"half")
     old = out / ".tmp-old-0123456789abcdef-999999998"
     old.mkdir()
     assert precompute(content, out) == 0
@@ -68,7 +68,7 @@ def test_write_run_replaces_whole(tmp_path):
     spec = DemoSpec(title="t", steps=1, prompts=["a"], frames=Frames(format="png"))
     (run,) = plan_runs("d", spec)
     record = RunRecord.new(run, ModelIdentity(id="embedded", revision="sha256:1"), "DDIMScheduler", spec,
-                           "float32", "cpu", [999, 0])
+                           "float32", "cpu", [999, 0], latent_size=8)
     names = record.frame_files()
     write_run(tmp_path, record, {name: b"1" for name in names} | {"stray.png": b"2"})
     write_run(tmp_path, record, {name: b"3" for name in names})
@@ -85,10 +85,9 @@ def test_encoding_is_deterministic_and_carries_no_metadata():
 
     rng = np.random.default_rng(0)
     image = Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8))
-    for fmt in ("webp", "png", "jpeg"):
-        frames = Frames(format=fmt, quality=85)
-        data = encode(image, frames)
-        assert data == encode(image.copy(), frames)
+    for fmt in ("avif", "webp", "png", "jpeg"):
+        data = encode(image, fmt, 85)
+        assert data == encode(image.copy(), fmt, 85)
         opened = Image.open(io.BytesIO(data))
         assert opened.format.lower() == fmt
         assert not {"exif", "icc_profile", "xmp", "dpi"} & set(opened.info)

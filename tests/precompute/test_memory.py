@@ -168,7 +168,7 @@ def test_frames_follow_the_spec_tiling():
     vae = tiny_vae()
     loaded = type("Loaded", (), {"pipe": type("Pipe", (), {"vae": vae})(), "fast_decoder": None})()
     latents = torch.randn(3, 4, 8, 8, generator=torch.Generator().manual_seed(0))  # the spec's size is not read
-    trajectory = Trajectory([999, 0], latents[:2], latents[2:], latents[2:])
+    trajectory = Trajectory([999, 0], latents[:2], latents[2:], latents[2:], latents[2:])
     spec = DemoSpec(title="t", size=600, steps=1, prompts=["a"], vae_tiling=True)
     list(frames(loaded, spec, trajectory, DecodeBatch(torch.device("cpu"))))
     assert vae.use_tiling
@@ -190,9 +190,12 @@ def test_frames_are_written_as_their_batch_is_decoded(tiny_model, tmp_path, monk
 
     monkeypatch.setattr(capture, "decode_batches", counting)
     assert precompute(content, out, "--decode-batch", "2") == 0
-    # the 4 latent views are written first, then the final image (1 call, written as 3 views), then the 9
-    # in-between latents in batches of 2 (5 calls): 16 frames, each on disk before the next batch
-    assert on_disk == [4, 7, 9, 11, 13, 15]
+    # frames go into sprite sheets, each written as soon as its last frame is in: the latent and noise views'
+    # sheet before any decoding; then the final image (1 call), then the 9 in-between latents in batches of 2
+    # (5 calls: image 0-1, image 2 + prediction 0, prediction 1-2, forward 0-1, forward 2). Counted as each batch
+    # comes out of the decoder: the poster is on disk after the first batch, the image sheet after the second,
+    # the prediction sheet after the third: one picture sheet in memory at a time
+    assert on_disk == [1, 1, 2, 3, 4, 4]
 
 
 def test_decode_batch_is_auto_or_a_count(course, tmp_path, capsys):

@@ -120,7 +120,7 @@ def test_missing_frames_name_the_demo_and_the_command(tmp_path, capsys):
 
 def test_a_run_with_a_missing_frame_file_counts_as_missing(tmp_path, capsys):
     content, frames = fixture_course(tmp_path)
-    next(frames.glob("*/image-002.png")).unlink()
+    next(frames.glob("*/prediction.png")).unlink()
     code, err = build(tmp_path, content, capsys)
     assert code == 1 and "for 1 of its runs" in err
 

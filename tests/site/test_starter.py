@@ -3,6 +3,7 @@ option gives a site with a demo on the embedded model, a typeset equation, a not
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -24,8 +25,10 @@ def test_new_then_precompute_then_build_shows_demo_equation_and_notebook(tmp_pat
         assert done.returncode == 0, f"{step}:\n{done.stdout}\n{done.stderr}"
     site = project / "site"
     demo = (site / "second-lesson.html").read_text()
-    frames = re.findall(r'"image":"(frames/[^"]+)"', demo)
-    assert len(frames) == 2 * 26 and all((site / frame).is_file() for frame in frames)  # 2 prompts, 25 steps + 1
+    data = json.loads(re.search(r'<script type="application/json" id="demo-data-[^"]*">(.*?)</script>', demo, re.S)[1])
+    assert [len(run["t"]) for run in data["runs"]] == [26, 26]  # 2 prompts, 25 steps + 1
+    files = [url for run in data["runs"] for url in [run["poster"], *(s for v in run["views"].values() for s in v["sheets"])]]
+    assert all((site / url).is_file() for url in files)
     assert '<span class="tml-eqn">(1)</span>' in demo
     assert '<a href="#eqforward" class="tml-ref tml-eqref">(1)</a>' in demo
     assert "<math" in (site / "first-lesson.html").read_text()

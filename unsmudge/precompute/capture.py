@@ -68,6 +68,7 @@ class Trajectory:
     images: torch.Tensor  # n + 1: x at each label; the last is the final latent
     predictions: torch.Tensor  # n: the predicted x_0 of each step
     forward: torch.Tensor  # n: the final latent noised to each label with one fixed noise
+    noise: torch.Tensor  # n: the noise the model guessed at each step (unit variance, like the latent)
 
     @property
     def steps(self) -> int:
@@ -129,6 +130,16 @@ def denoise(loaded, spec: DemoSpec, prompt: str, seed: int, guidance: float, on_
         sigma = None
         vp = x
 
+    # The noise the model guessed at each step, from x_t and its predicted x_0 by the scheduler's own relation
+    # (x_t = sqrt(a) x_0 + sqrt(1 - a) eps, or x_0 + sigma eps), so it holds whatever the model predicts
+    # (epsilon, v or x_0); for an epsilon model it is the guided output itself (tests/precompute/test_noise.py).
+    pred = torch.cat(preds).float()
+    if sigma is None:
+        a = scheduler.alphas_cumprod[scheduler.timesteps[:n].long().cpu()].to(x.device).view(-1, 1, 1, 1).float()
+        guess = (x[:n].float() - a.sqrt() * pred) / (1 - a).sqrt()
+    else:
+        guess = (x[:n].float() - pred) / sigma[:n]
+
     # forward: the final latent noised to each t_i (i < n) with one fixed noise; at t = 0 the final latent
     noise = randn_tensor(final.shape, generator=torch.Generator("cpu").manual_seed(forward_seed(seed)),
                          device=final.device, dtype=final.dtype)
@@ -140,30 +151,35 @@ def denoise(loaded, spec: DemoSpec, prompt: str, seed: int, guidance: float, on_
     else:
         s = sigma[:n]
         forward = ((x0.float() + s * noise_n.float()) / (s**2 + 1).sqrt()).to(final.dtype)
-    return Trajectory(timesteps, torch.cat([vp[:n], final]), torch.cat(preds), forward)
+    return Trajectory(timesteps, torch.cat([vp[:n], final]), torch.cat(preds), forward, guess)
 
 
 def frames(loaded, spec: DemoSpec, trajectory: Trajectory, batch: DecodeBatch) -> Iterator[tuple[str, int, Image]]:
     """Every frame of the run as (view, index, image), a decoded batch at a time.
 
     The in-between frames use the fast decoder when the demo names one; the final image always the full
-    VAE, and it is the last frame of the image, prediction and forward views.
+    VAE, and it is the last frame of the image, prediction and forward views. Views come one after another,
+    each ending with its last frame, so a packer has one picture view's sheet open at a time.
     """
     n = trajectory.steps
     for i, image in enumerate(to_pil(latent_view(trajectory.images))):
         yield "latent", i, image
+    guesses = torch.cat([trajectory.noise, torch.zeros_like(trajectory.noise[:1])])  # at T = 0 no noise is left
+    for i, image in enumerate(to_pil(latent_view(guesses))):
+        yield "noise", i, image
     vae = loaded.pipe.vae
     set_tiling(vae, spec.vae_tiling)
     (last,) = to_pil(decode(vae, trajectory.images[n:], batch))
-    for view in ("image", "prediction", "forward"):
-        yield view, n, last
     between = torch.cat([trajectory.images[:n], trajectory.predictions, trajectory.forward])  # 3n latents
     names = [(view, i) for view in ("image", "prediction", "forward") for i in range(n)]
     done = 0
     for decoded in decode_batches(loaded.fast_decoder or vae, between, batch):
         for image in to_pil(decoded):
-            yield (*names[done], image)
+            view, i = names[done]
+            yield view, i, image
             done += 1
+            if i == n - 1:
+                yield view, n, last
 
 
 def set_tiling(vae, on: bool) -> None:

@@ -23,12 +23,12 @@ from diffusers.utils import logging as diffusers_logging  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 from transformers.utils import logging as transformers_logging  # noqa: E402
 
-from unsmudge.contract import DemoSpec, ModelIdentity, Run, RunRecord, frame_name  # noqa: E402
+from unsmudge.contract import DemoSpec, ModelIdentity, Run, RunRecord  # noqa: E402
 from unsmudge.precompute import pipeline as pl  # noqa: E402
 from unsmudge.precompute.capture import DecodeBatch, DecodeOutOfMemory, denoise, frames  # noqa: E402
 from unsmudge.precompute.command import dtype_for  # noqa: E402
-from unsmudge.precompute.store import RunWriter, encode  # noqa: E402
-from unsmudge.problems import ProblemsFound, display_path  # noqa: E402
+from unsmudge.precompute.store import RunWriter, SheetPacker  # noqa: E402
+from unsmudge.problems import Problem, ProblemsFound, display_path  # noqa: E402
 
 for _logging in (diffusers_logging, transformers_logging):  # their own loading bars and notes, too
     _logging.set_verbosity_error()
@@ -92,6 +92,14 @@ def compute(args, demos: dict[str, DemoSpec], todo: list[Run], identities: dict[
 
 
 def _compute_runs(args, demos, identities, mine: list[Run], state, device, dtype_name, dtype, content, out) -> None:
+    from PIL import features
+
+    unwritable = sorted({run.demo for run in mine if demos[run.demo].frames.format == "avif"})
+    if unwritable and not features.check("avif"):
+        raise ProblemsFound([Problem(display_path(content / "demos" / f"{demo}.toml"), "frames.format",
+                                     "this Pillow cannot write AVIF frames",
+                                     "pip install 'pillow>=11.3' (its wheels write AVIF), or set "
+                                     "format = \"webp\" under [frames]") for demo in unwritable])
     loaded_models: dict[tuple, pl.Loaded] = {}
     batch = DecodeBatch(device, None if args.decode_batch == "auto" else int(args.decode_batch))
     tag = f"[{state.process_index}] " if state.num_processes > 1 else ""
@@ -114,10 +122,11 @@ def _compute_runs(args, demos, identities, mine: list[Run], state, device, dtype
         finally:
             steps_bar.close()
         record = RunRecord.new(run, identities[run.demo], type(loaded.pipe.scheduler).__name__, spec, dtype_name,
-                               device.type, trajectory.timesteps)
-        with RunWriter(out, record.key) as writer:  # each frame on disk as soon as its batch is decoded
+                               device.type, trajectory.timesteps, latent_size=trajectory.images.shape[-1])
+        with RunWriter(out, record.key) as writer:  # each sheet on disk as soon as its last frame is decoded
+            packer = SheetPacker(record, writer)
             for view, index, image in frames(loaded, spec, trajectory, batch):
-                writer.add(frame_name(view, index, spec.frames), encode(image, spec.frames))
+                packer.add(view, index, image)
             folder = writer.commit(record)
         bar.update()
         if bar.disable:

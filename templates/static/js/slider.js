@@ -1,34 +1,183 @@
 /* unsmudge diffusion slider: a classic script (no modules, no fetch), so it works from file://.
- * Every <section data-demo> on the page gets one slider. Its runs come from the page itself:
- * <script type="application/json" id="demo-data-ID">. All frames of the chosen run are loaded and
- * decoded before the controls unlock, so scrubbing never waits on the network. */
+ *
+ * Every <section data-demo> on the page gets one slider. Its data comes from the page itself
+ * (<script type="application/json" id="demo-data-ID">, see docs/architecture.md, "The slider's data"):
+ * runs, each with its timesteps, a poster (its first frame) and, per view, the sprite sheets that hold
+ * its frames. A "choice" (the prompt menu) shows one run, or 2-4 runs side by side in a comparison.
+ *
+ * Loading, for the chosen choice only: the poster is drawn at once; the image view's sheets come first and
+ * unlock the slider; the other views follow one after another and unlock their radio buttons; then, while
+ * the page is idle, the next choice's files are fetched (not decoded) so that picking it is quick. Choosing
+ * another choice drops the previous one's pictures: a page never holds all its runs.
+ *
+ * Drawing: inputs only record what to show; one requestAnimationFrame callback draws it, so every input is
+ * on screen in the next animation frame. Frames reach the canvas through one interface, a "frame source"
+ * (SheetFrames below): count(), size(view), ready(view), load(view) -> Promise, draw(ctx, view, index) ->
+ * bool, preload(), release(). Another source (pictures made in the page itself) can be given to a panel
+ * with window.unsmudgeSlider.get(root).useFrames(panelIndex, source).
+ */
 (function () {
   "use strict";
 
-  var FRAME_MS = 100; // ~10 frames per second
-  var VIEWS = ["image", "prediction", "latent"];
-  var NAMES = { image: "Image", prediction: "Prediction", latent: "Latent", forward: "Adding noise" };
+  var FRAME_MS = 100; // ~10 frames per second when playing
+  var VIEWS = ["image", "prediction", "latent", "noise"]; // the view radios, keys 1-4
+  var LATER = ["prediction", "forward", "latent", "noise"]; // loaded after the image view, in this order
+  var NAMES = { image: "Image", prediction: "Prediction", latent: "Latent", noise: "Noise", forward: "Adding noise" };
   var reducedMotion = window.matchMedia ? window.matchMedia("(prefers-reduced-motion: reduce)") : null;
+  var idle = window.requestIdleCallback || function (fn) { return window.setTimeout(fn, 300); };
 
   function caption(what, latentSize) {
     if (what === "forward") return "The finished picture with noise added up to this T: the half of diffusion that needs no model.";
     if (what === "prediction") return "The model’s guess, from this step, of what the finished picture will be.";
     if (what === "latent") return "The latent itself" + (latentSize ? ", " + latentSize : "") +
       ": the small grid of numbers the U-Net denoises (three of its four channels shown as colour).";
+    if (what === "noise") return "The noise the model guesses is in the latent at this step" +
+      (latentSize ? ", " + latentSize : "") + ": its only job. Each step removes part of this guess.";
     return "The canvas at this step: what the picture looks like now.";
   }
 
+  function each(list, fn) { Array.prototype.forEach.call(list, fn); }
+
+  /* ---- A run's frames from its sprite sheets: a sheet is a grid of `columns` x `rows` square frames of
+     `size` px; frame i of a view is cell `first + i`, counted across the view's sheets in order. A sheet is
+     decoded once, at most at the resolution its panel shows (`display` device pixels), and kept decoded. */
+  function SheetFrames(run, display) {
+    this.run = run;
+    this.display = display || Infinity;
+    this.sheets = {}; // url -> {image, fetched, decoded, bitmap, cell}
+    this.done = {}; // view -> true once all its sheets are decoded
+  }
+  SheetFrames.prototype.count = function () { return this.run.t.length; };
+  SheetFrames.prototype.ready = function (view) { return !!this.done[view]; };
+  // The side of a drawn frame: the view's own size, or less when its panel shows it smaller.
+  SheetFrames.prototype.size = function (view) {
+    var entry = this.sheets[this.run.views[view].sheets[0]];
+    return entry && entry.cell ? entry.cell : this.run.views[view].size;
+  };
+
+  SheetFrames.prototype.sheet = function (url, spec) {
+    var self = this, entry = this.sheets[url];
+    if (entry) return entry;
+    var im = new Image();
+    im.decoding = "async";
+    entry = this.sheets[url] = { image: im, bitmap: null, cell: 0 };
+    entry.fetched = new Promise(function (resolve, reject) {
+      im.onload = resolve;
+      im.onerror = function () { reject(new Error("cannot load " + url)); };
+    });
+    im.src = url;
+    // A decoded copy that stays decoded (the browser may drop an <img>'s decoded pixels at will, and
+    // decoding a whole sheet again inside a frame would miss it), decoded off the main thread and scaled
+    // down to what the panel shows (four panels of 512 px frames would otherwise hold 700 MB).
+    var cell = Math.min(spec.size, Math.max(1, Math.round(this.display)));
+    entry.decoded = entry.fetched.then(function () {
+      if (!window.createImageBitmap) {
+        cell = spec.size;
+        return im.decode ? im.decode().then(function () { return im; }) : im;
+      }
+      var whole = function () { cell = spec.size; return window.createImageBitmap(im); };
+      if (cell === spec.size) return whole();
+      return window.createImageBitmap(im, { resizeWidth: spec.columns * cell, resizeHeight: spec.rows * cell,
+                                            resizeQuality: "high" }).then(null, whole);
+    }).then(function (bitmap) {
+      if (self.sheets[url] !== entry) { if (bitmap.close) bitmap.close(); return; } // released meanwhile
+      entry.bitmap = bitmap;
+      entry.cell = cell;
+    });
+    return entry;
+  };
+
+  SheetFrames.prototype.entries = function (view) {
+    var self = this, spec = this.run.views[view];
+    return spec.sheets.map(function (url) { return self.sheet(url, spec); });
+  };
+
+  // Promises: fetched (the bytes are in) and decoded (drawable).
+  SheetFrames.prototype.download = function (view) {
+    return Promise.all(this.entries(view).map(function (e) { return e.fetched; }));
+  };
+
+  SheetFrames.prototype.load = function (view) {
+    var self = this;
+    return Promise.all(this.entries(view).map(function (e) { return e.decoded; }))
+      .then(function () { self.done[view] = true; });
+  };
+
+  SheetFrames.prototype.draw = function (ctx, view, index) {
+    var spec = this.run.views[view];
+    var cell = spec.first + index, per = spec.columns * spec.rows;
+    var entry = this.sheets[spec.sheets[Math.floor(cell / per)]];
+    if (!entry || !entry.bitmap) return false;
+    var k = cell % per, s = entry.cell;
+    ctx.drawImage(entry.bitmap, (k % spec.columns) * s, Math.floor(k / spec.columns) * s, s, s, 0, 0, s, s);
+    return true;
+  };
+
+  // The files, fetched into the browser's cache but not decoded: picking this run later is then quick.
+  SheetFrames.prototype.preload = function () {
+    var run = this.run, urls = [run.poster];
+    LATER.concat("image").forEach(function (v) { urls = urls.concat(run.views[v].sheets); });
+    return urls.filter(function (u, i) { return urls.indexOf(u) === i; }).map(function (url) {
+      var im = new Image();
+      im.src = url;
+      return im;
+    });
+  };
+
+  SheetFrames.prototype.release = function () {
+    var sheets = this.sheets;
+    Object.keys(sheets).forEach(function (url) {
+      var bitmap = sheets[url].bitmap;
+      if (bitmap && bitmap.close) bitmap.close();
+    });
+    this.sheets = {};
+    this.done = {};
+  };
+
+  /* ---- One picture on the stage: a canvas drawn from a frame source (its poster until the image view is in). */
+  function Panel(el) {
+    this.el = el;
+    this.canvas = el.querySelector("[data-canvas]");
+    this.ctx = this.canvas.getContext("2d");
+    this.poster = el.querySelector("[data-poster]");
+    this.label = el.querySelector("[data-label]");
+    this.frames = null;
+    this.shown = "";
+  }
+
+  Panel.prototype.resize = function (size) {
+    if (this.canvas.width !== size) { this.canvas.width = size; this.canvas.height = size; this.shown = ""; }
+  };
+
+  // Draws frame `index` of view `what`; returns what is on the canvas ("image 3", "poster", or "").
+  Panel.prototype.draw = function (what, index) {
+    var frames = this.frames;
+    var key = what + " " + index;
+    if (key === this.shown) return key;
+    if (frames && frames.ready(what)) {
+      this.resize(frames.size(what));
+      if (frames.draw(this.ctx, what, index)) this.shown = key;
+    } else if (this.shown === "" && this.poster.complete && this.poster.naturalWidth) {
+      this.resize(this.poster.naturalWidth);
+      this.ctx.drawImage(this.poster, 0, 0);
+      this.shown = "poster";
+    }
+    this.canvas.setAttribute("data-frame", this.shown);
+    return this.shown;
+  };
+
+  /* ---- The slider: one range, one pair of play buttons and one view choice for all its panels. */
   function Slider(root) {
     var id = root.getAttribute("data-demo");
     var dataNode = document.getElementById("demo-data-" + id);
-    var parsed = JSON.parse(dataNode ? dataNode.textContent : "[]");
-    this.runs = Array.isArray(parsed) ? parsed : (parsed.runs || []);
-    if (!this.runs.length) return;
+    var data = JSON.parse(dataNode ? dataNode.textContent : "{}");
+    this.runs = data.runs || [];
+    this.choices = data.choices || [];
+    if (!this.runs.length || !this.choices.length) return;
 
     var q = function (sel) { return root.querySelector(sel); };
     this.root = root;
     this.app = q("[data-app]");
-    this.img = q("[data-img]");
     this.range = q("[data-range]");
     this.tLabel = q("[data-t]");
     this.ticks = q("[data-ticks]");
@@ -37,26 +186,31 @@
     this.live = q("[data-live]");
     this.select = q("[data-run]");
     this.pauseBtn = q("[data-pause]");
+    this.describeEl = q("[data-compare]");
     this.viewInputs = root.querySelectorAll("[data-view]");
-    this.buttons = root.querySelectorAll("[data-play], [data-step]");
-    this.runIndex = 0;
+    this.playButtons = root.querySelectorAll("[data-play]");
+    this.stepButtons = root.querySelectorAll("[data-step]");
+    this.panels = Array.prototype.map.call(root.querySelectorAll("[data-panel]"), function (el) { return new Panel(el); });
+    this.choice = -1;
     this.index = 0;
     this.view = "image";
     this.forward = false; // showing the "add noise" frames instead of the reverse process
     this.timer = null;
     this.playing = null;
     this.loadToken = 0;
-    this.cache = []; // keeps the decoded Image objects alive while their run is chosen
+    this.frameRequest = 0;
+    this.preloaded = [];
     this.latentSize = "";
+    this.onDraw = null; // (index, what) after each drawn frame: for measurements
 
     var strip = q("[data-filmstrip]");
     if (strip) strip.hidden = true;
     this.app.hidden = false;
     this.bind();
-    this.chooseRun(0);
+    this.choose(0);
+    Slider.all.push(this);
   }
-
-  Slider.prototype.steps = function () { return this.runs[this.runIndex].steps; };
+  Slider.all = [];
 
   Slider.prototype.bind = function () {
     var self = this;
@@ -64,18 +218,18 @@
       self.stop();
       self.show(parseInt(self.range.value, 10));
     });
-    Array.prototype.forEach.call(this.root.querySelectorAll("[data-play]"), function (btn) {
+    each(this.playButtons, function (btn) {
       btn.addEventListener("click", function () { self.play(btn.getAttribute("data-play")); });
     });
-    Array.prototype.forEach.call(this.root.querySelectorAll("[data-step]"), function (btn) {
+    each(this.stepButtons, function (btn) {
       btn.addEventListener("click", function () { self.step(parseInt(btn.getAttribute("data-step"), 10)); });
     });
     this.pauseBtn.addEventListener("click", function () { self.pause(); });
-    Array.prototype.forEach.call(this.viewInputs, function (input) {
+    each(this.viewInputs, function (input) {
       input.addEventListener("change", function () { if (input.checked) self.setView(input.value, true); });
     });
     if (this.select) {
-      this.select.addEventListener("change", function () { self.chooseRun(parseInt(self.select.value, 10)); });
+      this.select.addEventListener("change", function () { self.choose(parseInt(self.select.value, 10)); });
     }
     this.root.addEventListener("keydown", function (event) { self.onKey(event); });
   };
@@ -99,7 +253,7 @@
     if (key === "n") this.play("forward");
     else if (key === "r") this.play("reverse");
     else if (key === "k") { if (this.playing) this.pause(); else this.resume(); }
-    else if (key === "1" || key === "2" || key === "3") this.setView(VIEWS[+key - 1], true);
+    else if (key >= "1" && key <= String(VIEWS.length)) this.setView(VIEWS[+key - 1], true);
     else handled = false;
     if (handled) { event.preventDefault(); event.stopPropagation(); }
   };
@@ -111,72 +265,129 @@
     window.setTimeout(function () { live.textContent = text; }, 30);
   };
 
+  Slider.prototype.runsShown = function () {
+    var runs = this.runs;
+    return this.choices[this.choice].runs.map(function (i) { return runs[i]; });
+  };
+
+  // The longest run sets the range; the others follow by the fraction of the run (compare steps).
+  Slider.prototype.lead = function () {
+    return this.runsShown().reduce(function (a, b) { return b.t.length > a.t.length ? b : a; });
+  };
+
+  Slider.prototype.indexFor = function (run) {
+    var last = this.lead().t.length - 1, own = run.t.length - 1;
+    return last ? Math.round(this.index * own / last) : 0;
+  };
+
   Slider.prototype.describe = function () {
-    return "T = " + this.steps()[this.index].t + ", " + NAMES[this.forward ? "forward" : this.view].toLowerCase() + " view";
+    return "T = " + this.lead().t[this.index] + ", " + NAMES[this.forward ? "forward" : this.view].toLowerCase() + " view";
+  };
+
+  Slider.prototype.ready = function (view) {
+    return this.panels.every(function (p) { return p.frames && p.frames.ready(view); });
   };
 
   Slider.prototype.setBusy = function (busy) {
     this.range.disabled = busy;
-    Array.prototype.forEach.call(this.buttons, function (b) { b.disabled = busy; });
-    Array.prototype.forEach.call(this.viewInputs, function (b) { b.disabled = busy; });
+    each(this.stepButtons, function (b) { b.disabled = busy; });
     this.loadingEl.hidden = !busy;
     this.root.setAttribute("data-state", busy ? "loading" : "ready");
     this.root.setAttribute("aria-busy", busy ? "true" : "false");
+    this.updateViews();
   };
 
-  Slider.prototype.chooseRun = function (runIndex) {
+  // A view's radio (and "Add noise" for the forward frames) is usable once its frames are in.
+  Slider.prototype.updateViews = function () {
+    var self = this, busy = this.range.disabled;
+    each(this.viewInputs, function (input) { input.disabled = busy || !self.ready(input.value); });
+    each(this.playButtons, function (btn) {
+      btn.disabled = busy || !self.ready(btn.getAttribute("data-play") === "forward" ? "forward" : "image");
+    });
+    var loaded = VIEWS.concat("forward").filter(function (v) { return self.ready(v); });
+    this.root.setAttribute("data-loaded", loaded.join(" "));
+  };
+
+  Slider.prototype.choose = function (choice) {
     var self = this;
-    var run = this.runs[runIndex];
     this.stop();
-    this.runIndex = runIndex;
-    var steps = run.steps;
-    this.range.max = String(steps.length - 1);
-    this.index = Math.min(this.index, steps.length - 1);
+    this.panels.forEach(function (p) { if (p.frames) p.frames.release(); });
+    this.preloaded = [];
+    this.choice = choice;
+    var runs = this.runsShown();
+    this.panels.forEach(function (panel, k) {
+      var run = runs[k];
+      panel.frames = new SheetFrames(run, panel.canvas.clientWidth * (window.devicePixelRatio || 1));
+      panel.shown = "";
+      if (panel.poster.getAttribute("src") !== run.poster) panel.poster.setAttribute("src", run.poster);
+      if (panel.label) panel.label.textContent = run.label;
+    });
+    if (this.describeEl) this.describeEl.textContent = this.choices[choice].description;
+    var lead = this.lead();
+    this.range.max = String(lead.t.length - 1);
+    this.index = Math.min(this.index, lead.t.length - 1);
+    var latent = lead.views.latent;
+    this.latentSize = latent ? latent.size + " × " + latent.size + " cells" : "";
     this.drawTicks();
     this.setBusy(true);
-
-    var urls = [];
-    steps.forEach(function (s) {
-      VIEWS.concat("forward").forEach(function (v) { if (s[v]) urls.push(s[v]); });
-    });
-    var token = ++this.loadToken;
-    var done = 0, failed = 0;
-    var images = [];
-    this.loadingEl.textContent = "Loading frames… 0 / " + urls.length;
-    var promises = urls.map(function (url) {
-      var im = new Image();
-      im.decoding = "async";
-      images.push(im);
-      var p = new Promise(function (resolve) {
-        im.onload = function () {
-          var d = im.decode ? im.decode() : Promise.resolve();
-          d.then(null, function () {}).then(function () { resolve(true); });
-        };
-        im.onerror = function () { failed++; resolve(false); };
-      });
-      im.src = url;
-      return p.then(function () {
-        done++;
-        if (token === self.loadToken) self.loadingEl.textContent = "Loading frames… " + done + " / " + urls.length;
-      });
-    });
-    Promise.all(promises).then(function () {
-      if (token !== self.loadToken) return; // another prompt was chosen meanwhile
-      self.cache = images;
-      var latent = steps[0].latent && images[urls.indexOf(steps[0].latent)];
-      self.latentSize = latent && latent.naturalWidth ? latent.naturalWidth + " × " + latent.naturalHeight + " cells" : "";
-      self.setBusy(false);
-      self.show(self.index);
-      var msg = "Prompt “" + run.prompt + "”: " + (failed ? failed + " of " + urls.length + " frames failed to load. " : "frames loaded. ") + self.describe() + ".";
-      if (failed) { self.loadingEl.hidden = false; self.loadingEl.textContent = failed + " frames failed to load"; }
-      self.announce(msg);
+    this.loadingEl.textContent = "Loading frames…";
+    this.panels.forEach(function (p) {
+      if (p.poster.complete) self.request();
+      else p.poster.addEventListener("load", function () { self.request(); }, { once: true });
     });
     this.show(this.index);
+
+    var token = ++this.loadToken;
+    var current = function () { return token === self.loadToken; };
+    var failed = function (err) {
+      if (!current()) return;
+      self.loadingEl.hidden = false;
+      self.loadingEl.textContent = "Some frames failed to load";
+      self.announce("Some frames failed to load.");
+      if (window.console) console.warn("unsmudge slider: " + err);
+    };
+    // One view's files after another (the image view's first), each decoded as soon as its bytes are in while
+    // the next view's come; the image view unlocks the slider, each other view its radio.
+    var views = ["image"].concat(LATER);
+    var fetched = Promise.resolve();
+    var decoded = views.map(function (view) {
+      var bytes = fetched.then(function () {
+        if (!current()) return;
+        return Promise.all(self.panels.map(function (p) { return p.frames.download(view); }));
+      });
+      fetched = bytes;
+      return bytes.then(function () {
+        if (!current()) return;
+        return Promise.all(self.panels.map(function (p) { return p.frames.load(view); })).then(function () {
+          if (!current()) return;
+          if (view === "image") {
+            self.setBusy(false);
+            self.show(self.index);
+            self.announce(self.choices[choice].label + ": ready. " + self.describe() + ".");
+          } else {
+            self.updateViews();
+            self.request();
+          }
+        });
+      });
+    });
+    Promise.all(decoded).then(function () {
+      if (current()) idle(function () { if (current()) self.preloadNext(); });
+    }, failed);
+  };
+
+  Slider.prototype.preloadNext = function () {
+    if (this.choices.length < 2) return;
+    var runs = this.runs, next = this.choices[(this.choice + 1) % this.choices.length];
+    var images = [];
+    next.runs.forEach(function (i) { images = images.concat(new SheetFrames(runs[i]).preload()); });
+    this.preloaded = images; // kept only until the next choice: the cache keeps the bytes
+    this.root.setAttribute("data-preloaded", String((this.choice + 1) % this.choices.length));
   };
 
   Slider.prototype.drawTicks = function () {
-    var steps = this.steps();
-    var last = steps.length - 1;
+    var ts = this.lead().t;
+    var last = ts.length - 1;
     var picks = [0, Math.round(last / 4), Math.round(last / 2), Math.round(3 * last / 4), last];
     this.ticks.textContent = "";
     var seen = {};
@@ -186,37 +397,70 @@
       var p = last ? i / last : 0;
       var tick = document.createElement("span");
       tick.className = "demo__tick";
-      tick.textContent = steps[i].t;
+      tick.textContent = ts[i];
       // the thumb's centre runs from half a thumb in to half a thumb from the end (thumb: 1.25rem)
       tick.style.left = "calc(" + (p * 100) + "% + " + ((0.5 - p) * 1.25) + "rem)";
       this.ticks.appendChild(tick);
     }, this);
   };
 
+  // Records what to show and updates the words at once; the pictures follow in the next animation frame.
   Slider.prototype.show = function (index) {
-    var steps = this.steps();
-    index = Math.max(0, Math.min(steps.length - 1, index));
+    var lead = this.lead();
+    index = Math.max(0, Math.min(lead.t.length - 1, index));
     this.index = index;
-    var step = steps[index];
     var what = this.forward ? "forward" : this.view;
-    var text = "T = " + step.t;
+    var text = "T = " + lead.t[index];
     this.range.value = String(index);
     this.range.setAttribute("aria-valuetext", text);
     this.tLabel.textContent = text;
-    var src = step[what] || step.image;
-    if (this.img.getAttribute("src") !== src) this.img.setAttribute("src", src);
-    this.img.alt = "“" + this.runs[this.runIndex].prompt + "”, " + NAMES[what].toLowerCase() + " at " + text;
-    this.img.className = "demo__img demo__img--" + what;
+    var runs = this.runsShown(), self = this;
+    this.panels.forEach(function (panel, k) {
+      var run = runs[k];
+      var own = run.t[self.indexFor(run)];
+      panel.canvas.setAttribute("aria-label", "“" + run.prompt + "”" + (run.label !== run.prompt ? ", " + run.label : "") +
+        ": " + NAMES[what].toLowerCase() + " at T = " + own);
+      panel.canvas.className = "demo__img demo__img--" + what;
+    });
     this.captionEl.textContent = caption(what, this.latentSize);
     this.root.setAttribute("data-view", what);
+    this.request();
+  };
+
+  Slider.prototype.request = function () {
+    var self = this;
+    if (this.frameRequest) return;
+    this.frameRequest = window.requestAnimationFrame(function () {
+      self.frameRequest = 0;
+      self.draw();
+    });
+  };
+
+  // The one place that puts frames on screen (in an animation frame).
+  Slider.prototype.draw = function () {
+    var what = this.forward ? "forward" : this.view;
+    var runs = this.runsShown(), self = this;
+    this.panels.forEach(function (panel, k) { panel.draw(what, self.indexFor(runs[k])); });
+    if (this.onDraw) this.onDraw(this.index, what);
+  };
+
+  // Another source of frames for one panel (for instance pictures made in the page): see the top comment.
+  Slider.prototype.useFrames = function (panelIndex, frames) {
+    var panel = this.panels[panelIndex];
+    if (panel.frames) panel.frames.release();
+    panel.frames = frames;
+    panel.shown = "";
+    this.updateViews();
+    this.request();
   };
 
   Slider.prototype.setView = function (view, announce) {
+    if (!this.ready(view)) return;
     this.view = view;
     this.forward = false;
-    Array.prototype.forEach.call(this.viewInputs, function (input) { input.checked = input.value === view; });
+    each(this.viewInputs, function (input) { input.checked = input.value === view; });
     this.show(this.index);
-    if (announce) this.announce(NAMES[view] + " view, T = " + this.steps()[this.index].t + ".");
+    if (announce) this.announce(NAMES[view] + " view, T = " + this.lead().t[this.index] + ".");
   };
 
   Slider.prototype.step = function (delta) {
@@ -228,11 +472,12 @@
   // direction "reverse": T from high to 0 over the image frames; "forward": T from 0 up over the forward frames.
   Slider.prototype.play = function (direction, resume) {
     var self = this;
-    var last = this.steps().length - 1;
+    if (!this.ready(direction === "forward" ? "forward" : "image")) return;
+    var last = this.lead().t.length - 1;
     this.stop();
     if (direction === "forward") {
       this.forward = true;
-      Array.prototype.forEach.call(this.viewInputs, function (input) { input.checked = input.value === "image"; });
+      each(this.viewInputs, function (input) { input.checked = input.value === "image"; });
       this.view = "image";
     } else if (this.forward) {
       this.forward = false;
@@ -286,7 +531,7 @@
 
   function init() {
     var roots = document.querySelectorAll("[data-demo]");
-    Array.prototype.forEach.call(roots, function (root) {
+    each(roots, function (root) {
       if (root.getAttribute("data-state") !== "static") return; // already set up
       try {
         new Slider(root);
@@ -300,6 +545,14 @@
       }
     });
   }
+
+  window.unsmudgeSlider = {
+    SheetFrames: SheetFrames,
+    get: function (root) {
+      for (var i = 0; i < Slider.all.length; i++) if (Slider.all[i].root === root) return Slider.all[i];
+      return null;
+    }
+  };
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
   else init();

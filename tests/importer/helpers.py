@@ -45,8 +45,9 @@ def body(content: Path, lesson: str) -> str:
 
 
 def local_references(page: str) -> list[str]:
-    """Every href and src of a built page that is not external, a fragment or a data URL."""
-    found = re.findall(r'\b(?:href|src)="([^"]*)"', page)
+    """Every href and src of a built page that is not external, a fragment or a data URL (nor the 404 page's
+    <base>, the site's own path)."""
+    found = re.findall(r'<(?!base )[^>]*\b(?:href|src)="([^"]*)"', page)
     return [ref for ref in found if not re.match(r"^(https?:|mailto:|data:|#)", ref)]
 
 

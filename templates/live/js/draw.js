@@ -1,0 +1,576 @@
+/* unsmudge live mode: the embedded model draws in the page, step by step, offline.
+ *
+ * A classic script (no modules, no fetch, no workers), so it works from file:// as from any host. Nothing
+ * loads until the learner asks: then these classic scripts are added to the page,
+ *   live-<key>/captions.js          the captions the model knows (unsmudge/precompute/export.py), to check
+ *                                   the prompt first
+ *   ort.wasm.min.js                 onnxruntime-web's JavaScript API (vendored from npm; sets `ort`)
+ *   ort-wasm-simd-threaded.js       its WebAssembly runtime: the glue module as text and the binary gzipped
+ *   live-<key>/model.js             the model: ONNX parts gzipped, tokenizer, schedule
+ * each storing its payload in `self.unsmudgeLive`. The glue is imported from a data: URL and the binary
+ * handed to onnxruntime (`env.wasm.wasmBinary`): a page on file:// can do neither fetch nor import a file.
+ * So a live page's Content-Security-Policy adds exactly `'wasm-unsafe-eval'` and `data:` to script-src.
+ *
+ * The arithmetic is precompute's (unsmudge/precompute/capture.py through diffusers), so that the same
+ * prompt, seed and guidance give the same frames (tests/browser/test_draw.py):
+ *   noise      torch.randn(1, 4, 16, 16, generator=torch.Generator("cpu").manual_seed(seed)): torch's
+ *              mt19937 and its Box-Muller over blocks of 16 (`torchRandn`)
+ *   prompt     CLIP's byte-level BPE, padded with the end token (`Tokenizer`); the unconditional half
+ *              is the negative prompt (empty by default), as diffusers batches it: [negative, prompt]
+ *   each step  e = e_neg + guidance * (e_prompt - e_neg); x0 = c*x + d*e; x = a*x + b*e, with the
+ *              coefficients the exporter read off the model's own DDIM scheduler (`schedule`)
+ *   pictures   the VAE decoder, then round((v / 2 + 0.5) clamped to [0, 1] * 255), as diffusers does
+ * Every step is one task (the U-Net's batch of two), then the page gets the main thread back: it stays
+ * responsive while the model draws.
+ */
+(function () {
+  "use strict";
+
+  var LIVE = "unsmudgeLive";
+  var LATENT_RANGE = 2; // latent values in [-2, 2] span the colours of the latent view (capture.LATENT_RANGE)
+  var SUGGESTIONS = 5;
+
+  function registry() {
+    window[LIVE] = window[LIVE] || {};
+    return window[LIVE];
+  }
+
+  /* ---------- loading: classic scripts only ---------- */
+
+  var scripts = {};
+  function loadScript(src) {
+    if (!scripts[src]) {
+      scripts[src] = new Promise(function (resolve, reject) {
+        var node = document.createElement("script");
+        node.src = src;
+        node.async = false;
+        node.onload = function () { resolve(); };
+        node.onerror = function () { delete scripts[src]; reject(new Error("could not load " + src)); };
+        document.head.appendChild(node);
+      });
+    }
+    return scripts[src];
+  }
+
+  function base64Bytes(text) {
+    var binary = atob(text);
+    var bytes = new Uint8Array(binary.length);
+    for (var i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+    return bytes;
+  }
+
+  /* base64 of gzip bytes (export.packed) -> the bytes, inflated by the browser itself */
+  function unpack(text) {
+    var stream = new Blob([base64Bytes(text)]).stream().pipeThrough(new DecompressionStream("gzip"));
+    return new Response(stream).arrayBuffer().then(function (buffer) { return new Uint8Array(buffer); });
+  }
+
+  function supported() {
+    return typeof WebAssembly === "object" && typeof DecompressionStream === "function" &&
+      typeof Promise === "function";
+  }
+
+  var runtime = null;
+  /* onnxruntime-web, set up for one thread on the main thread (threads need cross-origin isolation,
+   * which neither file:// nor GitHub Pages gives; the proxy worker cannot start from file://). */
+  function loadRuntime(urls) {
+    if (!runtime) {
+      runtime = loadScript(urls.ort).then(function () {
+        return loadScript(urls.wasm);
+      }).then(function () {
+        var wasm = registry().runtime;
+        if (!window.ort || !wasm) throw new Error("the runtime scripts did not load");
+        return unpack(wasm.wasm).then(function (binary) {
+          var env = window.ort.env.wasm;
+          env.numThreads = 1;
+          env.proxy = false;
+          env.wasmBinary = binary.buffer;
+          env.wasmPaths = { mjs: "data:text/javascript;base64," + wasm.glue };
+          return window.ort;
+        });
+      });
+      runtime.catch(function () { runtime = null; });
+    }
+    return runtime;
+  }
+
+  /* ---------- the tokenizer: CLIP's byte-level BPE ---------- */
+
+  function byteSymbols() {
+    var bytes = [], chars = [], extra = 0, b;
+    for (b = 33; b <= 126; b++) bytes.push(b);
+    for (b = 161; b <= 172; b++) bytes.push(b);
+    for (b = 174; b <= 255; b++) bytes.push(b);
+    chars = bytes.slice();
+    for (b = 0; b < 256; b++) {
+      if (bytes.indexOf(b) < 0) { bytes.push(b); chars.push(256 + extra); extra++; }
+    }
+    var table = new Array(256);
+    for (var i = 0; i < bytes.length; i++) table[bytes[i]] = String.fromCharCode(chars[i]);
+    return table;
+  }
+
+  var BOS_TEXT = "<|startoftext|>", EOS_TEXT = "<|endoftext|>";
+  // CLIP's pre-tokenizer: special tokens, contractions, runs of letters, single digits, runs of other symbols
+  var PIECES = /<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|\p{L}+|\p{N}|[^\s\p{L}\p{N}]+/gu;
+
+  function Tokenizer(data) {
+    this.vocab = data.vocab;
+    this.length = data.max_length;
+    this.bos = data.bos;
+    this.eos = data.eos;
+    this.ranks = new Map();
+    for (var i = 0; i < data.merges.length; i++) this.ranks.set(data.merges[i], i);
+    this.bytes = byteSymbols();
+    this.encoder = new TextEncoder();
+    this.cache = new Map();
+  }
+
+  /* a word's symbols merged pair by pair, lowest rank first (as in CLIP and `tokenizers`) */
+  Tokenizer.prototype.bpe = function (piece) {
+    var cached = this.cache.get(piece);
+    if (cached) return cached;
+    var utf8 = this.encoder.encode(piece), word = [];
+    for (var i = 0; i < utf8.length; i++) word.push(this.bytes[utf8[i]]);
+    word[word.length - 1] += "</w>";
+    while (word.length > 1) {
+      var best = -1, bestRank = Infinity;
+      for (var j = 0; j < word.length - 1; j++) {
+        var rank = this.ranks.get(word[j] + " " + word[j + 1]);
+        if (rank !== undefined && rank < bestRank) { bestRank = rank; best = j; }
+      }
+      if (best < 0) break;
+      var first = word[best], second = word[best + 1], merged = [];
+      for (var k = 0; k < word.length; k++) {
+        if (k < word.length - 1 && word[k] === first && word[k + 1] === second) {
+          merged.push(first + second);
+          k++;
+        } else {
+          merged.push(word[k]);
+        }
+      }
+      word = merged;
+    }
+    this.cache.set(piece, word);
+    return word;
+  };
+
+  /* the ids the pipeline's tokenizer gives: begin, at most length - 2 tokens, end, padded with end */
+  Tokenizer.prototype.encode = function (text) {
+    // lowercased a character at a time, as `tokenizers` does: no final-sigma rule ("ΣΑΣ" -> "σασ")
+    var clean = Array.from(String(text).normalize("NFC").replace(/\s+/g, " "), function (c) {
+      return c.toLowerCase();
+    }).join("");
+    var ids = [], pieces = clean.match(PIECES) || [];
+    for (var i = 0; i < pieces.length; i++) {
+      if (pieces[i] === BOS_TEXT) { ids.push(this.bos); continue; }
+      if (pieces[i] === EOS_TEXT) { ids.push(this.eos); continue; }
+      var tokens = this.bpe(pieces[i]);
+      for (var j = 0; j < tokens.length; j++) {
+        var id = this.vocab[tokens[j]];
+        ids.push(id === undefined ? this.eos : id);
+      }
+    }
+    ids = ids.slice(0, this.length - 2);
+    var out = new Int32Array(this.length).fill(this.eos);
+    out[0] = this.bos;
+    out.set(ids, 1);
+    return out;
+  };
+
+  /* ---------- the initial noise: torch.randn on the CPU ---------- */
+
+  function MersenneTwister(seed) {
+    var state = new Uint32Array(624);
+    state[0] = seed >>> 0;
+    for (var i = 1; i < 624; i++) {
+      var prev = state[i - 1] ^ (state[i - 1] >>> 30);
+      state[i] = (Math.imul(1812433253, prev) + i) >>> 0;
+    }
+    this.state = state;
+    this.index = 624;
+  }
+
+  MersenneTwister.prototype.next = function () {
+    var s = this.state, y, i;
+    if (this.index >= 624) {
+      for (i = 0; i < 624; i++) {
+        y = (s[i] & 0x80000000) | (s[(i + 1) % 624] & 0x7fffffff);
+        s[i] = s[(i + 397) % 624] ^ (y >>> 1) ^ ((y & 1) ? 0x9908b0df : 0);
+      }
+      this.index = 0;
+    }
+    y = s[this.index++];
+    y ^= y >>> 11;
+    y ^= (y << 7) & 0x9d2c5680;
+    y ^= (y << 15) & 0xefc60000;
+    y ^= y >>> 18;
+    return y >>> 0;
+  };
+
+  /* torch's CPU normal_fill for float32 (count >= 16): uniforms of 24 bits, then Box-Muller on each block
+   * of 16 (the first 8 as u1, the last 8 as u2); a ragged tail redraws and refills the last 16. */
+  function torchRandn(seed, count) {
+    var twister = new MersenneTwister(lowBits(seed));
+    var uniform = new Float32Array(count);
+    var i;
+    for (i = 0; i < count; i++) uniform[i] = (twister.next() & 0xffffff) / 16777216;
+    var out = new Float32Array(count);
+    var fill = function (start) {
+      for (var j = 0; j < 8; j++) {
+        var u1 = Math.fround(1 - uniform[start + j]), u2 = uniform[start + j + 8];
+        var radius = Math.sqrt(-2 * Math.log(u1)), theta = 2 * Math.PI * u2;
+        out[start + j] = radius * Math.cos(theta);
+        out[start + j + 8] = radius * Math.sin(theta);
+      }
+    };
+    for (i = 0; i + 16 <= count; i += 16) fill(i);
+    if (count % 16) {
+      for (i = count - 16; i < count; i++) uniform[i] = (twister.next() & 0xffffff) / 16777216;
+      fill(count - 16);
+    }
+    return out;
+  }
+
+  function lowBits(seed) { // torch seeds its mt19937 with the seed's low 32 bits
+    return Number(BigInt.asUintN(32, BigInt(seed)));
+  }
+
+  /* capture.forward_seed: the forward view's noise, fixed by the run's seed */
+  function forwardSeed(seed) {
+    return (BigInt(seed) * 1000003n + 7919n) % (1n << 63n);
+  }
+
+  /* ---------- vocabulary: what the model knows ---------- */
+
+  function normalise(text) {
+    return String(text).normalize("NFC").toLowerCase().replace(/\s+/g, " ").trim();
+  }
+
+  function trigrams(text) {
+    var padded = "  " + text + " ", grams = new Map();
+    for (var i = 0; i + 3 <= padded.length; i++) {
+      var g = padded.slice(i, i + 3);
+      grams.set(g, (grams.get(g) || 0) + 1);
+    }
+    return grams;
+  }
+
+  function Vocabulary(captions) {
+    this.captions = captions;
+    this.known = new Set(captions);
+    this.words = new Set();
+    this.grams = [];
+    for (var i = 0; i < captions.length; i++) {
+      var words = captions[i].split(" ");
+      for (var j = 0; j < words.length; j++) this.words.add(words[j]);
+      this.grams.push(trigrams(captions[i]));
+    }
+  }
+
+  /* Does the model know this prompt? `known`: it is one of the captions it learned; `unknown`: its words
+   * no caption uses; `nearest`: the captions most like it (shared trigrams, Dice), best first. */
+  Vocabulary.prototype.check = function (prompt, count) {
+    var text = normalise(prompt);
+    var self = this;
+    var unknown = text ? text.split(" ").filter(function (w) { return !self.words.has(w); }) : [];
+    var known = this.known.has(text);
+    var nearest = [];
+    if (text && !known) {
+      var mine = trigrams(text), size = 0;
+      mine.forEach(function (n) { size += n; });
+      var scored = [];
+      for (var i = 0; i < this.captions.length; i++) {
+        var theirs = this.grams[i], shared = 0, total = size;
+        theirs.forEach(function (n, g) { total += n; if (mine.has(g)) shared += Math.min(n, mine.get(g)); });
+        if (shared) scored.push([2 * shared / total, this.captions[i]]);
+      }
+      scored.sort(function (a, b) { return b[0] - a[0] || (a[1] < b[1] ? -1 : 1); });
+      nearest = scored.slice(0, count || SUGGESTIONS).map(function (s) { return s[1]; });
+    }
+    return { prompt: text, known: known, unknown: unknown, nearest: nearest };
+  };
+
+  /* ---------- the model ---------- */
+
+  function Model(ort, data, sessions) {
+    this.ort = ort;
+    this.data = data;
+    this.sessions = sessions;
+    this.tokenizer = new Tokenizer(data.tokenizer);
+    this.latent = data.latent;
+    this.count = data.latent[0] * data.latent[1] * data.latent[2];
+  }
+
+  /* a payload the export's classic script `src` stores as `self.unsmudgeLive[name]` */
+  function loadData(name, src) {
+    return loadScript(src).then(function () {
+      var data = registry()[name];
+      if (!data) throw new Error(src + " holds no " + name);
+      return data;
+    });
+  }
+
+  var vocabularies = {};
+  function loadVocabulary(key, src) {
+    if (!vocabularies[key]) {
+      vocabularies[key] = loadData(key + ":captions", src).then(function (captions) {
+        return new Vocabulary(captions);
+      });
+      vocabularies[key].catch(function () { delete vocabularies[key]; });
+    }
+    return vocabularies[key];
+  }
+
+  var models = {};
+  /* the runnable model of `key` (its script `src`), with the runtime from `urls` */
+  function load(urls, key, src) {
+    if (!models[key]) {
+      models[key] = Promise.all([loadRuntime(urls), loadData(key, src)]).then(function (loaded) {
+        var ort = loaded[0], data = loaded[1], sessions = {};
+        var options = { executionProviders: ["wasm"], graphOptimizationLevel: "all",
+          // fold the int8 weights into float32 once, at load: every step then runs in float32
+          extra: { session: { disable_quant_qdq: "1" } } };
+        return ["text_encoder", "unet", "decoder"].reduce(function (done, name) {
+          return done.then(function () { return unpack(data.parts[name]); }).then(function (bytes) {
+            return ort.InferenceSession.create(bytes, options);
+          }).then(function (session) { sessions[name] = session; });
+        }, Promise.resolve()).then(function () { return new Model(ort, data, sessions); });
+      });
+      models[key].catch(function () { delete models[key]; });
+    }
+    return models[key];
+  }
+
+  Model.prototype.tensor = function (values, shape) {
+    return new this.ort.Tensor(values instanceof Int32Array ? "int32" : "float32", values, shape);
+  };
+
+  Model.prototype.encodePrompt = async function (prompt) {
+    var length = this.tokenizer.length;
+    var ids = new Int32Array(2 * length);
+    ids.set(this.tokenizer.encode(this.data.negative_prompt), 0);
+    ids.set(this.tokenizer.encode(prompt), length);
+    var result = await this.sessions.text_encoder.run({ input_ids: this.tensor(ids, [2, length]) });
+    return result.out;
+  };
+
+  /* One run: calls onStep(step) with step = {index, t, x} for the initial noise (index 0) and after every
+   * step, giving the page the thread back between steps; each step's `x0` (the predicted picture) and
+   * `noise` (the guided noise the model saw in x) are set when the next step has run (the last step's
+   * noise is zero: none is left at T = 0, as precompute's noise view shows). Resolves with every step, or
+   * null when `signal.cancelled` stopped it. */
+  Model.prototype.run = async function (options, onStep, signal) {
+    var s = this.data.schedule, n = this.count, latent = this.latent;
+    var guidance = options.guidance, shape = [2].concat(latent);
+    var hidden = await this.encodePrompt(options.prompt);
+    var noise = torchRandn(options.seed, n);
+    var x = new Float32Array(n);
+    for (var k = 0; k < n; k++) x[k] = noise[k] * s.init_noise_sigma;
+    var steps = [{ index: 0, t: s.timesteps[0], x: x, x0: null, noise: null }];
+    await onStep(steps[0]);
+    for (var i = 0; i < s.timesteps.length; i++) {
+      await yieldToPage();
+      if (signal && signal.cancelled) return null;
+      var t = s.timesteps[i];
+      var batch = new Float32Array(2 * n);
+      batch.set(x, 0);
+      batch.set(x, n);
+      var out = await this.sessions.unet.run({ sample: this.tensor(batch, shape),
+        timestep: this.tensor(new Float32Array([t]), [1]), encoder_hidden_states: hidden });
+      var e = out.out.data, next = new Float32Array(n), x0 = new Float32Array(n), guided = new Float32Array(n);
+      for (k = 0; k < n; k++) {
+        guided[k] = guidance > 1 ? e[k] + guidance * (e[n + k] - e[k]) : e[n + k];
+        x0[k] = s.x0_x[i] * x[k] + s.x0_e[i] * guided[k];
+        next[k] = s.x[i] * x[k] + s.e[i] * guided[k];
+      }
+      steps[i].x0 = x0;
+      steps[i].noise = guided;
+      x = next;
+      steps.push({ index: i + 1, t: i + 1 < s.timesteps.length ? s.timesteps[i + 1] : 0, x: x, x0: null,
+        noise: null });
+      await onStep(steps[i + 1], steps[i]);
+    }
+    var last = steps[steps.length - 1];
+    last.x0 = x;
+    last.noise = new Float32Array(n);
+    return steps;
+  };
+
+  /* the forward view's latents: the final latent noised to each step's T with the run's fixed noise */
+  Model.prototype.forward = function (finalLatent, seed) {
+    var s = this.data.schedule, n = this.count, noise = torchRandn(forwardSeed(seed), n), out = [];
+    for (var i = 0; i < s.timesteps.length; i++) {
+      var x = new Float32Array(n);
+      for (var k = 0; k < n; k++) x[k] = s.forward_x0[i] * finalLatent[k] + s.forward_noise[i] * noise[k];
+      out.push(x);
+    }
+    out.push(finalLatent);
+    return out;
+  };
+
+  /* a latent -> the decoded picture as RGBA pixels (size x size) */
+  Model.prototype.decode = async function (latent) {
+    var out = await this.sessions.decoder.run({ latent: this.tensor(latent, [1].concat(this.latent)) });
+    var v = out.out.data, side = this.data.size, plane = side * side;
+    var rgba = new Uint8ClampedArray(plane * 4);
+    for (var p = 0; p < plane; p++) {
+      for (var c = 0; c < 3; c++) rgba[p * 4 + c] = toByte(v[c * plane + p] / 2 + 0.5);
+      rgba[p * 4 + 3] = 255;
+    }
+    return new ImageData(rgba, side, side);
+  };
+
+  /* channels 0-2 of a latent (or of the noise) as colours (capture.latent_view), one pixel per cell */
+  Model.prototype.latentImage = function (latent) {
+    var side = this.latent[1], plane = side * this.latent[2], channels = this.latent[0];
+    var rgba = new Uint8ClampedArray(plane * 4);
+    for (var p = 0; p < plane; p++) {
+      for (var c = 0; c < 3; c++) {
+        var value = latent[Math.min(c, channels - 1) * plane + p] / LATENT_RANGE;
+        rgba[p * 4 + c] = toByte(Math.max(-1, Math.min(1, value)) / 2 + 0.5);
+      }
+      rgba[p * 4 + 3] = 255;
+    }
+    return new ImageData(rgba, this.latent[2], side);
+  };
+
+  function toByte(unit) {
+    return Math.round(Math.max(0, Math.min(1, unit)) * 255);
+  }
+
+  /* A new task at the back of the queue: input, rendering and the page's other tasks get their turn between
+   * two steps (scheduler.yield() would jump the queue and keep them waiting until the run ends). */
+  function yieldToPage() {
+    return new Promise(function (resolve) {
+      var channel = new MessageChannel();
+      channel.port1.onmessage = function () { resolve(); };
+      channel.port2.postMessage(null);
+    });
+  }
+
+  /* ---------- the page: <div data-draw> ---------- */
+
+  function Drawer(root) {
+    var q = function (sel) { return root.querySelector(sel); };
+    this.root = root;
+    this.prompt = q("input[name=prompt]");
+    this.seed = q("input[name=seed]");
+    this.guidance = q("input[name=guidance]");
+    this.button = q("button[data-draw-run]");
+    this.canvas = q("canvas[data-draw-output]");
+    this.status = q("[data-draw-status]");
+    this.suggest = q("[data-draw-suggest]");
+    this.urls = { ort: root.getAttribute("data-draw-ort"), wasm: root.getAttribute("data-draw-wasm") };
+    this.key = root.getAttribute("data-draw-key");
+    this.src = root.getAttribute("data-draw-model");
+    this.captions = root.getAttribute("data-draw-captions");
+    this.view = root.getAttribute("data-draw-view") || "image";
+    this.signal = null;
+    this.steps = null;
+    this.insisted = null; // a prompt with unknown words, drawn anyway when Draw is pressed for it again
+    var self = this;
+    if (!supported()) {
+      this.say("This browser cannot run the model (it lacks WebAssembly or DecompressionStream); " +
+        "the precomputed prompts above still work.");
+      this.button.disabled = true;
+      return;
+    }
+    this.button.addEventListener("click", function () { self.draw(); });
+    root.addEventListener("submit", function (event) { event.preventDefault(); self.draw(); });
+  }
+
+  Drawer.prototype.say = function (text) {
+    if (this.status) this.status.textContent = text;
+  };
+
+  Drawer.prototype.busy = function (on) {
+    this.root.setAttribute("aria-busy", on ? "true" : "false");
+  };
+
+  Drawer.prototype.showSuggestions = function (check) {
+    if (!this.suggest) return;
+    this.suggest.textContent = "";
+    var self = this;
+    check.nearest.forEach(function (caption) {
+      var item = document.createElement("li"), button = document.createElement("button");
+      button.type = "button";
+      button.textContent = caption;
+      button.addEventListener("click", function () { self.prompt.value = caption; self.draw(); });
+      item.appendChild(button);
+      self.suggest.appendChild(item);
+    });
+  };
+
+  Drawer.prototype.paint = function (image) {
+    var canvas = this.canvas;
+    canvas.width = image.width;
+    canvas.height = image.height;
+    canvas.getContext("2d").putImageData(image, 0, 0);
+  };
+
+  /* Draw the prompt. A prompt with words no caption uses is answered with the nearest captions first;
+   * Draw again with the same prompt draws it anyway. */
+  Drawer.prototype.draw = async function () {
+    if (this.signal) this.signal.cancelled = true;
+    var signal = this.signal = { cancelled: false };
+    var self = this, prompt = this.prompt.value;
+    this.busy(true);
+    this.root.removeAttribute("data-draw-step");
+    try {
+      var words = await loadVocabulary(this.key, this.captions);
+      var check = words.check(prompt);
+      this.showSuggestions(check);
+      var unknown = check.unknown.length > 0 && words.captions.length > 0;
+      if (!check.prompt || (unknown && this.insisted !== check.prompt)) {
+        this.insisted = check.prompt;
+        this.say(check.prompt ? "The model never learned “" + check.unknown.join(" ") + "”" +
+          (check.nearest.length ? "; it knows " + check.nearest.map(quote).join(", ") : "") +
+          ". Pick one, or press Draw again to draw it anyway." : "Type what to draw.");
+        return;
+      }
+      this.insisted = null;
+      this.say("Loading the model (once)…");
+      var started = performance.now();
+      var model = await load(this.urls, this.key, this.src);
+      if (signal.cancelled) return;
+      var options = { prompt: prompt, seed: number(this.seed, 0, parseInt), guidance: number(this.guidance, 7.5,
+        parseFloat) };
+      var total = model.data.schedule.timesteps.length;
+      this.steps = await model.run(options, async function (step) {
+        var image = self.view === "latent" ? model.latentImage(step.x) : await model.decode(step.x);
+        if (signal.cancelled) return;
+        self.paint(image);
+        self.root.setAttribute("data-draw-step", String(step.index));
+        self.say("Step " + step.index + " of " + total + ", T = " + step.t);
+      }, signal);
+      if (this.steps && !signal.cancelled) {
+        this.root.setAttribute("data-draw-ms", String(Math.round(performance.now() - started)));
+        this.say("Done: “" + check.prompt + "” in " + total + " steps, drawn on this computer.");
+      }
+    } catch (error) {
+      this.say("The model could not run here (" + error.message + "); the precomputed prompts still work.");
+    } finally {
+      if (this.signal === signal) { this.signal = null; this.busy(false); }
+    }
+  };
+
+  function quote(text) { return "“" + text + "”"; }
+
+  function number(input, otherwise, parse) {
+    var value = input ? parse(input.value) : NaN;
+    return isFinite(value) ? value : otherwise;
+  }
+
+  function start() {
+    Array.prototype.forEach.call(document.querySelectorAll("[data-draw]"), function (root) {
+      if (!root.unsmudgeDraw) root.unsmudgeDraw = new Drawer(root);
+    });
+  }
+
+  window.unsmudgeDraw = { load: load, loadVocabulary: loadVocabulary, Tokenizer: Tokenizer, Vocabulary: Vocabulary, torchRandn: torchRandn,
+    forwardSeed: forwardSeed, supported: supported, start: start };
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();

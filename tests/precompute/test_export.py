@@ -1,0 +1,408 @@
+"""The live mode's export (unsmudge/precompute/export.py), on the tiny pipeline built in code.
+
+The browser side (draw.js running these parts against precompute's frames) is tests/browser/test_draw.py.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+from base64 import b64decode
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.precompute.conftest import ROOT, write_demo
+from unsmudge.contract import load_demo
+from unsmudge.precompute import export
+from unsmudge.problems import ProblemsFound
+
+CAPTIONS = ["a dog", "dog", "a cat", "cat face"]
+
+
+def payload(folder: Path, name: str = export.SCRIPT, suffix: str = ""):
+    """A script's payload: the JSON after `(self.unsmudgeLive=...)["<key><suffix>"]=`."""
+    text = (folder / name).read_text(encoding="ascii")
+    prefix = f'(self.{export.GLOBAL}=self.{export.GLOBAL}||{{}})["{folder.name[len(export.PREFIX):]}{suffix}"]='
+    assert text.startswith(prefix) and text.endswith(";\n")
+    return json.loads(text[len(prefix):-2])
+
+
+def part(data: dict, name: str) -> bytes:
+    return gzip.decompress(b64decode(data["parts"][name]))
+
+
+def session(onnx_bytes: bytes):
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.add_session_config_entry("session.disable_quant_qdq", "1")  # as draw.js loads it
+    return onnxruntime.InferenceSession(onnx_bytes, options, providers=["CPUExecutionProvider"])
+
+
+@pytest.fixture(scope="session")
+def live_course(tmp_path_factory, tiny_model):
+    """A content folder whose demo 'tiny' uses the tiny model with DDIM, 4 trailing steps, 32 px."""
+    content = tmp_path_factory.mktemp("live") / "content"
+    write_demo(content, "tiny", tiny_model, scheduler="ddim", timestep_spacing="trailing")
+    return content
+
+
+@pytest.fixture(scope="session")
+def live_export(live_course, tmp_path_factory):
+    """The tiny demo exported once: (folder, payload)."""
+    out = tmp_path_factory.mktemp("live-out")
+    spec = load_demo(live_course / "demos" / "tiny.toml")
+    folder = export.export(spec, live_course, out, "demos/tiny.toml", captions=CAPTIONS)
+    return folder, payload(folder)
+
+
+def test_the_folder_is_whole_named_by_its_key_and_listed(live_export):
+    folder, data = live_export
+    manifest = json.loads((folder / export.MANIFEST).read_text())
+    assert folder.name == export.PREFIX + manifest["key"]
+    assert sorted(p.name for p in folder.parent.iterdir()) == [folder.name]  # no temp folder left
+    assert sorted(p.name for p in folder.iterdir()) == sorted([export.MANIFEST, export.SCRIPT, export.CAPTIONS_SCRIPT])
+    for name in (export.SCRIPT, export.CAPTIONS_SCRIPT):
+        assert manifest["files"][name]["bytes"] == len((folder / name).read_bytes())
+    assert set(manifest["parts"]) == set(export.PARTS) == set(data["parts"])
+    assert manifest["settings"]["storage"] == {"text_encoder": "int8", "unet": "int10", "decoder": "int8"}
+    assert payload(folder, export.CAPTIONS_SCRIPT, ":captions") == sorted(CAPTIONS)
+    assert export.find(folder.parent, manifest["key"]) == folder
+
+
+# In a fresh interpreter: the same export, recording each part's float32 ONNX (what store_weights is given)
+FRESH_EXPORT = """
+import sys
+from pathlib import Path
+from unsmudge.contract import load_demo
+from unsmudge.precompute import export
+
+content, out, plain = map(Path, sys.argv[1:4])
+stored = export.store_weights
+
+def recording(model, storage):
+    name = export.PARTS[len(list(plain.iterdir()))]
+    (plain / f"{name}.onnx").write_bytes(model.SerializeToString())
+    return stored(model, storage)
+
+export.store_weights = recording
+spec = load_demo(content / "demos" / "tiny.toml")
+print(export.export(spec, content, out, "demos/tiny.toml", captions=sys.argv[4:]))
+"""
+
+
+@pytest.fixture(scope="session")
+def fresh_export(live_course, tmp_path_factory):
+    """The same export again in another process: (folder, {part: its float32 ONNX bytes before storing})."""
+    root = tmp_path_factory.mktemp("fresh")
+    (root / "plain").mkdir()
+    result = subprocess.run([sys.executable, "-c", FRESH_EXPORT, str(live_course), str(root / "out"),
+                             str(root / "plain"), *CAPTIONS], cwd=ROOT, capture_output=True, text=True,
+                            env=dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=str(ROOT)))
+    assert result.returncode == 0, result.stderr
+    folder = Path(result.stdout.strip().splitlines()[-1])
+    return folder, {name: (root / "plain" / f"{name}.onnx").read_bytes() for name in export.PARTS}
+
+
+def test_the_same_export_gives_the_same_bytes_in_another_process(live_export, fresh_export):
+    """Deterministic output: a second export in a fresh interpreter writes byte-identical files."""
+    folder, _ = live_export
+    again, _ = fresh_export
+    assert again.name == folder.name and again != folder
+    for name in (export.SCRIPT, export.CAPTIONS_SCRIPT, export.MANIFEST):
+        assert (again / name).read_bytes() == (folder / name).read_bytes(), name
+
+
+def _torch_parts(model: Path):
+    import torch
+    from diffusers import StableDiffusionPipeline
+
+    pipe = StableDiffusionPipeline.from_pretrained(model, local_files_only=True, use_safetensors=True)
+    text_encoder, unet, decoder = export._modules()
+    return pipe, {"text_encoder": text_encoder(pipe.text_encoder).eval(), "unet": unet(pipe.unet).eval(),
+                  "decoder": decoder(pipe.vae).eval()}, torch
+
+
+def _inputs(data: dict, rng) -> dict[str, dict[str, np.ndarray]]:
+    tokens = data["tokenizer"]["max_length"]
+    latent = data["latent"]
+    return {
+        "text_encoder": {"input_ids": rng.integers(0, len(data["tokenizer"]["vocab"]), (2, tokens)).astype(np.int32)},
+        "unet": {"sample": rng.standard_normal((2, *latent)).astype(np.float32),
+                 "timestep": np.array([459.0], np.float32),
+                 "encoder_hidden_states": rng.standard_normal((2, tokens, 32)).astype(np.float32)},
+        "decoder": {"latent": rng.standard_normal((1, *latent)).astype(np.float32)},
+    }
+
+
+def stored_weights(model) -> dict[str, np.ndarray]:
+    """What the nodes in front of a stored graph (those reading only initializers) turn the stored weights
+    into, computed by onnx's reference evaluator: an implementation independent of onnxruntime's."""
+    import onnx
+    from onnx import helper
+    from onnx.reference import ReferenceEvaluator
+
+    names = {t.name for t in model.graph.initializer}
+    front = [n for n in model.graph.node if all(i in names or i == "" for i in n.input)]
+    front += [n for n in model.graph.node if n.op_type == "Add" and n not in front
+              and all(i in {o for m in front for o in m.output} for i in n.input)]
+    produced = [o for n in front for o in n.output]
+    weights = [o for o in produced if o not in {i for n in front for i in n.input}]
+    graph = helper.make_graph(front, "weights", [], [helper.make_tensor_value_info(o, onnx.TensorProto.FLOAT, None)
+                                                     for o in weights], list(model.graph.initializer))
+    # opset 21: the evaluator's DequantizeLinear (the same arithmetic for int8/uint8 with an axis as opset 18's)
+    evaluator = ReferenceEvaluator(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)]))
+    return dict(zip(weights, evaluator.run(None, {})))
+
+
+def test_each_part_computes_what_torch_computes(live_export, fresh_export, tiny_model):
+    """Exported in float32, every part gives torch's output; the folder holds that graph with its weights stored
+    rounded, and it gives exactly what float32 arithmetic on the rounded weights gives (only the weights are
+    rounded, never the steps)."""
+    import onnx
+    from onnx import numpy_helper
+
+    _, data = live_export
+    _, plain_parts = fresh_export
+    pipe, modules, torch = _torch_parts(tiny_model)
+    inputs = _inputs(data, np.random.default_rng(0))
+    storage = export.Storage()
+    for name, module in modules.items():
+        feeds = inputs[name]
+        with torch.no_grad():
+            expected = module(*(torch.from_numpy(v) for v in feeds.values())).numpy()
+        plain = plain_parts[name]
+        (got,) = session(plain).run(None, feeds)
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4, err_msg=name)
+
+        stored = part(data, name)
+        kind = getattr(storage, name)
+        assert export.store_weights(onnx.load_from_string(plain), kind).SerializeToString() == stored, name
+        (rounded_out,) = session(stored).run(None, feeds)
+        weights = stored_weights(onnx.load_from_string(stored))
+        model = onnx.load_from_string(plain)  # the same graph with each weight as the stored one decodes
+        replaced = 0
+        for tensor in model.graph.initializer:
+            if tensor.name in weights:
+                original = numpy_helper.to_array(tensor)
+                assert np.abs(weights[tensor.name] - original).max() <= np.abs(original).max() / 127, tensor.name
+                tensor.CopyFrom(numpy_helper.from_array(weights[tensor.name].astype(np.float32), tensor.name))
+                replaced += 1
+        assert replaced, f"{name}: no weight was stored rounded"
+        (reference,) = session(model.SerializeToString()).run(None, feeds)
+        np.testing.assert_allclose(rounded_out, reference, rtol=1e-5, atol=1e-5, err_msg=name)
+
+
+@pytest.mark.parametrize("bits", [8, 9, 10, 12])
+def test_fixed_point_rounds_each_weight_by_at_most_half_a_step(bits):
+    rng = np.random.default_rng(bits)
+    for shape in [(8, 4, 3, 3), (32, 16), (16, 32)]:
+        spread = rng.uniform(0.01, 2, shape[0]).reshape(-1, *[1] * (len(shape) - 1))
+        weight = (rng.standard_normal(shape) * spread).astype(np.float32)
+        high, low, scale, axis = export.fixed_point(weight, bits)
+        assert high.dtype == np.int8 and scale.dtype == np.float32 and scale.shape == (shape[axis],)
+        q = high.astype(np.int64) * 2 ** (bits - 8)
+        if bits == 8:
+            assert low is None
+        else:
+            assert low.dtype == np.uint8 and low.max() < 2 ** (bits - 8)
+            q += low
+        assert np.abs(q).max() <= 2 ** (bits - 1) - 1
+        view = [1] * len(shape)
+        view[axis] = -1
+        assert np.all(np.abs(q * scale.reshape(view) - weight) <= scale.reshape(view) / 2 + 1e-7)
+
+
+def test_the_schedule_is_the_schedulers_own_arithmetic(live_export, tiny_model):
+    """draw.js's sums (x_prev = a*x + b*e, x0 = c*x + d*e, forward = f*x0 + g*noise) give what diffusers'
+    DDIMScheduler gives, at every step."""
+    import torch
+    from diffusers import DDIMScheduler
+
+    _, data = live_export
+    s = data["schedule"]
+    config = json.loads((tiny_model / "scheduler" / "scheduler_config.json").read_text())
+    scheduler = DDIMScheduler.from_config(config, timestep_spacing="trailing")
+    scheduler.set_timesteps(4)
+    assert s["timesteps"] == [int(t) for t in scheduler.timesteps]
+    assert s["timesteps"][0] == 999
+    rng = torch.Generator().manual_seed(0)
+    for i, t in enumerate(scheduler.timesteps):
+        x, e, noise = (torch.randn(1, 4, 4, 4, generator=rng) for _ in range(3))
+        out = scheduler.step(e, t, x, eta=0.0)
+        torch.testing.assert_close(s["x"][i] * x + s["e"][i] * e, out.prev_sample, rtol=1e-6, atol=1e-6)
+        torch.testing.assert_close(s["x0_x"][i] * x + s["x0_e"][i] * e, out.pred_original_sample, rtol=1e-6, atol=1e-6)
+        noised = scheduler.add_noise(x, noise, t.reshape(1).long())
+        torch.testing.assert_close(s["forward_x0"][i] * x + s["forward_noise"][i] * noise, noised, rtol=1e-6, atol=1e-6)
+
+
+def test_the_tokenizer_is_the_models_own(live_export, tiny_model):
+    _, data = live_export
+    vocab = json.loads((tiny_model / "tokenizer" / "vocab.json").read_text(encoding="utf-8"))
+    merges = (tiny_model / "tokenizer" / "merges.txt").read_text(encoding="utf-8").splitlines()[1:]
+    assert data["tokenizer"] == {"vocab": vocab, "merges": merges, "max_length": 16,
+                                 "bos": vocab["<|startoftext|>"], "eos": vocab["<|endoftext|>"]}
+
+
+def test_a_done_export_is_found_not_redone(live_export, live_course, monkeypatch):
+    folder, _ = live_export
+    before = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+    monkeypatch.setattr(export, "_payload", lambda *a: pytest.fail("exported again"))
+    spec = load_demo(live_course / "demos" / "tiny.toml")
+    assert export.export(spec, live_course, folder.parent, "demos/tiny.toml", captions=CAPTIONS) == folder
+    assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == before
+
+
+def test_an_incomplete_folder_does_not_count(live_export, tmp_path):
+    import shutil
+
+    folder, _ = live_export
+    key = folder.name[len(export.PREFIX):]
+    copy = tmp_path / folder.name
+    shutil.copytree(folder, copy)
+    assert export.find(tmp_path, key) == copy
+    with open(copy / export.SCRIPT, "r+b") as script:  # cut short, as a killed copy leaves it
+        script.truncate(100)
+    assert export.find(tmp_path, key) is None
+    (copy / export.MANIFEST).unlink()
+    assert export.find(tmp_path, key) is None
+
+
+def test_the_key_covers_what_shapes_the_bytes():
+    settings = export.Settings(steps=25, timestep_spacing="trailing", size=64, negative_prompt="")
+    versions = {"torch": "2.13.0", "onnx": "1.23.2", "onnxscript": "0.7.2"}
+    base = export.live_key("model-a", settings, CAPTIONS, versions)
+    assert base == export.live_key("model-a", settings, list(CAPTIONS), dict(versions))
+    others = [
+        export.live_key("model-b", settings, CAPTIONS, versions),
+        export.live_key("model-a", export.Settings(20, "trailing", 64, ""), CAPTIONS, versions),
+        export.live_key("model-a", export.Settings(25, "trailing", 64, "blurry"), CAPTIONS, versions),
+        export.live_key("model-a", export.Settings(25, "trailing", 64, "", export.Storage(unet="fp16")), CAPTIONS,
+                        versions),
+        export.live_key("model-a", settings, CAPTIONS + ["a bird"], versions),
+        export.live_key("model-a", settings, CAPTIONS, dict(versions, torch="2.14.0")),
+    ]
+    assert len({base, *others}) == len(others) + 1
+
+
+def test_new_weights_give_a_new_key(tiny_model, tmp_path):
+    """The key follows the model's identity (the files loading reads), so retrained weights are re-exported."""
+    import shutil
+
+    from unsmudge.precompute.weights import model_identity
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model, model)
+    content = tmp_path / "content"
+    write_demo(content, "tiny", model)
+    spec = load_demo(content / "demos" / "tiny.toml")
+
+    def key():
+        return export.live_key(model_identity(spec, content).digest(), export.Settings.of(spec), [], export.versions())
+
+    before = key()
+    weights = model / "unet" / "diffusion_pytorch_model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1
+    weights.write_bytes(bytes(data))
+    assert key() != before
+
+
+def test_what_cannot_run_live_is_a_problem_and_nothing_is_written(tmp_path, tiny_model):
+    content = tmp_path / "content"
+    out = tmp_path / "build"
+    write_demo(content, "euler", tiny_model, scheduler="euler")
+    write_demo(content, "hub", "org/model", revision="0" * 40)
+    broken = tmp_path / "broken"
+    (broken / "unet").mkdir(parents=True)
+    (broken / "model_index.json").write_text("{}")
+    write_demo(content, "broken", broken)
+    seen = []
+    for demo in ("euler", "hub", "broken"):
+        spec = load_demo(content / "demos" / f"{demo}.toml")
+        with pytest.raises(ProblemsFound) as caught:
+            export.export(spec, content, out, f"demos/{demo}.toml")
+        (problem,) = caught.value.problems
+        assert problem.file == f"demos/{demo}.toml" and problem.where.startswith("key '") and problem.fix
+        seen.append(problem.where)
+    assert seen == ["key 'scheduler'", "key 'model'", "key 'model'"]
+    assert "text_encoder, tokenizer, vae, scheduler" in str(caught.value)
+    assert not out.exists()
+
+
+def test_a_scheduler_that_clips_is_a_problem(tmp_path, tiny_model):
+    """A DDIM step that clips or thresholds its prediction is not the sum draw.js does."""
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model, model)
+    config_file = model / "scheduler" / "scheduler_config.json"
+    config = json.loads(config_file.read_text())
+    config_file.write_text(json.dumps(dict(config, clip_sample=True)))
+    content = tmp_path / "content"
+    write_demo(content, "clip", model)
+    spec = load_demo(content / "demos" / "clip.toml")
+    with pytest.raises(ProblemsFound) as caught:
+        export.export(spec, content, tmp_path / "build", "demos/clip.toml")
+    (problem,) = caught.value.problems
+    assert "clip_sample" in problem.message and problem.fix
+
+
+def test_a_failed_export_leaves_nothing(live_course, tmp_path, monkeypatch):
+    """Failing while exporting or while writing: no folder, complete or temporary, is left behind."""
+    spec = load_demo(live_course / "demos" / "tiny.toml")
+
+    def fail(*args):
+        raise RuntimeError("the exporter failed")
+
+    monkeypatch.setattr(export, "_payload", fail)
+    with pytest.raises(RuntimeError, match="exporter failed"):
+        export.export(spec, live_course, tmp_path, "demos/tiny.toml", captions=["x"])
+    assert list(tmp_path.iterdir()) == []
+
+    monkeypatch.setattr(export, "_payload", lambda *args: ({"parts": {}}, {}))
+    monkeypatch.setattr(export, "write_text_atomic", lambda path, text: fail())
+    with pytest.raises(RuntimeError, match="exporter failed"):
+        export.export(spec, live_course, tmp_path, "demos/tiny.toml", captions=["x"])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_captions_come_from_the_model_folder(tmp_path):
+    (tmp_path / export.CAPTIONS).write_text(json.dumps(["Red  Heart", "rocket", "rocket ", " "]))
+    assert export.read_captions(tmp_path) == ["red heart", "rocket"]
+    assert export.read_captions(tmp_path / "nowhere") == []
+
+
+@pytest.mark.parametrize("storage", export.STORAGE)
+def test_every_storage_decodes_to_its_rounded_weights(storage):
+    """On a one-layer graph: the stored model computes x @ W with W as the storage rounds it."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    weight = (rng.standard_normal((64, 32)) * rng.uniform(0.1, 3, 32)).astype(np.float32)
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["out"])], "one",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 64])],
+                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, [4, 32])],
+                              [numpy_helper.from_array(weight, "w")])
+    model = export.store_weights(helper.make_model(graph, opset_imports=[helper.make_opsetid("", export.OPSET)]),
+                                 storage)
+    onnx.checker.check_model(model)
+    x = rng.standard_normal((4, 64)).astype(np.float32)
+    (out,) = session(model.SerializeToString()).run(None, {"x": x})
+    if storage == "fp32":
+        rounded = weight
+    elif storage == "fp16":
+        rounded = weight.astype(np.float16).astype(np.float32)
+    else:
+        bits = int(storage[3:])
+        scale = np.abs(weight).max(axis=0) / (2 ** (bits - 1) - 1)  # the output channels: the last axis here
+        rounded = np.round(weight / scale) * scale
+    np.testing.assert_allclose(out, x @ rounded, rtol=1e-5, atol=1e-5)
+    assert (storage == "fp32") == (np.abs(out - x @ weight).max() < 1e-4)  # every other storage rounds

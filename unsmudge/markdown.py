@@ -106,6 +106,29 @@ class LinkRules(Treeprocessor):
                 stash[index] = raw_html.rewrite(block, self.renderer)
 
 
+class FootnoteBackLinks(Treeprocessor):
+    """Drops the back-link Python-Markdown gives a footnote that the text never cites: it would point at a
+    reference that does not exist (and be reported as a broken anchor of the build's own making)."""
+
+    def run(self, root: etree.Element) -> None:
+        ids = {element.get("id") for element in root.iter() if element.get("id")}
+        dangling = [(parent, child) for parent in root.iter() for child in parent
+                    if child.get("class") == "footnote-backref" and (child.get("href") or "#")[1:] not in ids]
+        for parent, child in dangling:
+            _remove(parent, child)
+
+
+def _remove(parent: etree.Element, child: etree.Element) -> None:
+    """Takes `child` out of `parent`, keeping the text that follows it."""
+    index = list(parent).index(child)
+    if child.tail:
+        if index:
+            parent[index - 1].tail = (parent[index - 1].tail or "") + child.tail
+        else:
+            parent.text = (parent.text or "") + child.tail
+    parent.remove(child)
+
+
 def _mark(element: etree.Element, mark: str | None) -> None:
     """A broken link keeps its text behind the mark; a missing picture becomes the mark and its alt text."""
     if mark is None:
@@ -135,7 +158,8 @@ class LessonRenderer:
         self.md = markdown.Markdown(
             extensions=[
                 attr_list.makeExtension(), footnotes.makeExtension(), md_in_html.makeExtension(),
-                tables.makeExtension(), admonition.makeExtension(),
+                # align="center", not style="text-align: center": the CSP forbids inline styles
+                tables.makeExtension(use_align_attribute=True), admonition.makeExtension(),
                 toc.makeExtension(permalink="¶", permalink_title="Link to this section", toc_depth="2-3"),
                 # $...$, \(...\), $$...$$, \[...\] and \begin{env}: the syntax of Material for MkDocs
                 arithmatex.makeExtension(generic=True),
@@ -151,6 +175,7 @@ class LessonRenderer:
             output_format="html",
         )
         self.md.treeprocessors.register(FormulaMarks(self.md), "unsmudge-formulas", 15)  # after inline (20)
+        self.md.treeprocessors.register(FootnoteBackLinks(self.md), "unsmudge-footnote-back-links", 2)
         self.md.treeprocessors.register(LinkRules(self.md, self), "unsmudge-links", 1)
 
     def warm(self, lessons) -> None:
@@ -181,7 +206,7 @@ class LessonRenderer:
                                          "write one row of boxes per line, 'Prompt -> Encoder -> Picture', "
                                          "or remove the fence"))
         toc = [{"level": t["level"], "id": t["id"], "name": t["name"]} for t in _flatten(self.md.toc_tokens)]
-        ids = set(IDS.findall(html))
+        ids = {html_lib.unescape(found) for found in IDS.findall(html)}  # as links name them: 'a&b', not 'a&amp;b'
         converted = Converted(html, toc, ids, list(self.md.unsmudge_demos), _plain_text(html),
                               bool(self.md.unsmudge_formulas), styles, self.anchors, self.attachments)
         return converted, self.problems

@@ -74,3 +74,16 @@ def test_every_file_of_that_name_is_suggested_but_not_hidden_ones(tmp_path, caps
 
 def test_a_picture_found_nowhere_gets_the_general_advice(tmp_path, capsys):
     assert fix_for(tmp_path, capsys, "![A net](../media/net.png)\n").startswith("check the path")
+
+
+def test_footnote_links_the_markdown_makes_are_not_broken_anchors(tmp_path, capsys):
+    """A footnote never cited gets no back-link (it would point at no reference), and ids written with '&'
+    are found as links name them."""
+    body = "Cited[^a&b] once.\n\n[^a&b]: Cited.\n[^unused]: Never cited.\n"
+    content = mini_course(tmp_path, **{"lessons/one.md": LESSON_ONE, "lessons/two.md": HEAD + body})
+    code, err = build(tmp_path, content, capsys)
+    assert code == 0, err
+    page = (tmp_path / "site" / "two.html").read_text()
+    assert 'href="#fnref:a&amp;b"' in page and 'id="fnref:a&amp;b"' in page and 'href="#fn:a&amp;b"' in page
+    assert 'id="fn:unused"' in page and "fnref:unused" not in page
+    assert "<p>Never cited.&#160;</p>" in page

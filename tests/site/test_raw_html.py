@@ -63,3 +63,11 @@ def test_raw_html_mistakes_are_problems_with_their_line(tmp_path, capsys, body, 
     assert code == 1 and not (tmp_path / "site").exists(), err
     for text in ["lessons/two.md: " + expected[0]] + expected[1:]:
         assert text in err
+
+
+def test_an_aligned_markdown_table_is_not_an_inline_style(tmp_path, capsys):
+    content = two(tmp_path, "| a | b |\n|:-:|--:|\n| 1 | 2 |\n")
+    code, err = build(tmp_path, content, capsys)
+    assert code == 0, err
+    page = (tmp_path / "site" / "two.html").read_text()
+    assert '<th align="center">a</th>' in page and '<td align="right">2</td>' in page and "style=" not in page

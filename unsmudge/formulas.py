@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 TEMML = Path(__file__).parent / "vendor" / "temml.min.js"
-# MathJax (what Material for MkDocs and Jupyter render with) accepts these; Temml does not
-COMPATIBLE_MACROS = {"\\mbox": "\\text{#1}"}
+# MathJax (what Material for MkDocs and Jupyter render with) accepts these; Temml does not.
+# \displaylines: lines centred one under the other, as gathered sets them
+COMPATIBLE_MACROS = {"\\mbox": "\\text{#1}", "\\displaylines": "\\begin{gathered}#1\\end{gathered}"}
 # one JS call per page: [[tex, display], ...] -> [[true, mathml] | [false, message], ...]
 TYPESET_PAGE = """function typesetPage(formulas, macros) {  // JSON in and out: one crossing each way
   return JSON.stringify(JSON.parse(formulas).map(function (f) {

@@ -125,6 +125,18 @@ def test_a_formula_the_renderer_rejects_is_a_problem(tmp_path, capsys, body, exp
     assert "Traceback" not in err
 
 
+def test_mathjax_only_commands_are_typeset(tmp_path, capsys):
+    """\\mbox and \\displaylines are MathJax's (Material for MkDocs, Jupyter), not Temml's: courses moved in use them."""
+    body = ("Inline $\\displaylines{a = b \\\\ c = d}$ and $\\mbox{if } x$.\n\n"
+            "$$\n\\displaylines{\n  f(x) = 0 \\\\\n  g(x) = 1\n}\n$$\n")
+    content = mini_course(tmp_path, **{"lessons/two.md": LESSON.format(body=body)})
+    code, err = build(tmp_path, content, capsys)
+    assert code == 0, err
+    page = (tmp_path / "site" / "two.html").read_text()
+    tables = re.findall(r"<mtable\b.*?</mtable>", page, flags=re.S)
+    assert len(tables) == 2 and all(table.count("<mtr>") == 2 for table in tables)
+    assert re.search(r"<mtext>if\s</mtext>", page) and "displaylines" not in page
+
 def test_a_macro_name_with_a_backslash_is_a_problem_at_its_line(tmp_path, capsys):
     content = mini_course(tmp_path)
     course = content / "course.toml"

@@ -65,7 +65,7 @@ def frame(view: str, index: int, n: int, size: int, colour: tuple, guidance: flo
 
 
 def write_run(run, spec, frames_dir: Path, dtype: str = "float32", revision: str = FAKE_MODEL) -> Path:
-    ts = timesteps(spec.steps)
+    ts = timesteps(run.steps)
     record = RunRecord.new(run, ModelIdentity(id=spec.model, revision=revision), "DDIMScheduler", spec, dtype,
                            "cpu", ts, spec.size // LATENT_FACTOR)
     n = len(ts) - 1

@@ -19,6 +19,7 @@ problems <- contract <- build, precompute (a test fails if an import goes the ot
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 import re
@@ -28,6 +29,7 @@ from typing import Literal
 
 from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator,
                       model_validator)
+from pydantic_core import PydanticKnownError
 
 from unsmudge.problems import Problem, ProblemsFound, display_path, key_line, pydantic_problems, toml_problem
 
@@ -48,8 +50,8 @@ QUALITY = {"avif": 50, "webp": 60, "jpeg": 70}
 # Latent views are drawn cell by cell, several times larger, so every number must survive: lossless WebP.
 LATENT_FORMAT = "webp"
 SHEET_SIDE = 8192  # pixels: a sprite sheet's largest side (WebP stops at 16383; phones decode 8192 well)
-# What `compare` may name: the spec's lists whose runs are then shown side by side
-COMPARED = {"guidance": "guidance", "seed": "seeds", "prompt": "prompts"}
+# What `compare` may name -> the spec's key whose 2-4 values are then shown side by side, under one slider
+COMPARED = {"guidance": "guidance", "seed": "seeds", "prompt": "prompts", "scheduler": "scheduler", "steps": "steps"}
 # "model" keeps the model's own scheduler class (what it was published with)
 SCHEDULER_NAMES = {"ddim": "DDIM", "euler": "Euler", "euler_a": "Euler ancestral", "lms": "LMS",
                    "model": "the model's own"}
@@ -87,21 +89,36 @@ def model_source(model: str, content_dir: Path | None) -> Literal["embedded", "l
     return "hub"
 
 
+MAX_STEPS = 1000
+
+
+def values_of(value) -> list:
+    """A spec key's values: its list, or its one value."""
+    return list(value) if isinstance(value, list) else [value]
+
+
 class DemoSpec(BaseModel):
+    """A demo spec. `scheduler` and `steps` hold one value, or 2-4 when `compare` names them; a run has one of
+    each (`Run`, and `for_run` gives the spec as that run sees it)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     title: str = Field(min_length=1)
     description: str = ""
+    # show the runs that differ only in this setting side by side, under one slider (2-4 of them). Declared
+    # before the settings it names: their checks read it.
+    compare: Literal["guidance", "seed", "prompt", "scheduler", "steps"] | None = None
     # "embedded" (the default model shipped in unsmudge), a local diffusers folder
     # (relative to the content folder), or a hub id with a pinned 40-hex `revision`.
     model: str = EMBEDDED
     revision: str | None = None
-    scheduler: Literal["ddim", "euler", "euler_a", "lms", "model"] = "ddim"
-    steps: int = Field(25, ge=1, le=1000)  # before timestep_spacing, whose check reads it
+    scheduler: str | list[str] = Field("ddim", validate_default=True)  # a SCHEDULER_NAMES key, or 2-4 (compare)
+    steps: int | list[int] = Field(25, validate_default=True)  # 1-MAX_STEPS, or 2-4 (compare); before
+    # timestep_spacing, whose check reads it
     timestep_spacing: Literal["trailing", "leading", "linspace"] = "trailing"
     size: int = Field(64, ge=8, le=2048)
-    seeds: list[int] = Field(default=[0], min_length=1)
-    guidance: list[float] = Field(default=[7.5], min_length=1)
+    seeds: list[int] = Field(default=[0], min_length=1, validate_default=True)
+    guidance: list[float] = Field(default=[7.5], min_length=1, validate_default=True)
     negative_prompt: str = ""
     # a local AutoencoderTiny folder used to decode the in-between frames fast (last frame: full VAE)
     fast_decoder: str | None = None
@@ -109,8 +126,6 @@ class DemoSpec(BaseModel):
     vae_tiling: bool = False
     frames: Frames = Frames()
     prompts: list[str] = Field(min_length=1)
-    # show the runs that differ only in this setting side by side, under one slider (2-4 of them)
-    compare: Literal["guidance", "seed", "prompt"] | None = None
 
     @field_validator("size")
     @classmethod
@@ -123,9 +138,15 @@ class DemoSpec(BaseModel):
     @classmethod
     def _right_pictures(cls, spacing: str, info: ValidationInfo) -> str:
         """Refuse the spacings whose frames would not show what their T says."""
-        steps, scheduler = info.data.get("steps"), info.data.get("scheduler")
-        if steps is None or spacing == "trailing":
+        if "steps" not in info.data or "scheduler" not in info.data or spacing == "trailing":
             return spacing
+        for steps in values_of(info.data["steps"]):
+            for scheduler in values_of(info.data["scheduler"]):
+                cls._check_spacing(spacing, steps, scheduler)
+        return spacing
+
+    @staticmethod
+    def _check_spacing(spacing: str, steps: int, scheduler: str) -> None:
         fix = 'use timestep_spacing = "trailing", which starts at T = 999 and spaces the steps evenly'
         if spacing == "linspace" and steps == 1:
             raise ValueError(f"with 1 step, linspace spacing runs that step at T = 0, so pure noise is shown as "
@@ -139,7 +160,6 @@ class DemoSpec(BaseModel):
             raise ValueError(f"with {steps} step(s), leading spacing starts at T = {first}, but a run starts from "
                              f"pure noise, so the first frames show more noise than their T says; {fix} (or a "
                              f"number of steps that starts leading at T = {LEADING_START} or later: 20, 25, 50)")
-        return spacing
 
     @field_validator("vae_tiling")
     @classmethod
@@ -159,14 +179,43 @@ class DemoSpec(BaseModel):
             raise ValueError("a prompt is listed twice; remove the copy")
         return prompts
 
-    @field_validator("compare")
+    @field_validator("scheduler", "steps", mode="before")
     @classmethod
-    def _compared(cls, compare: str | None, info: ValidationInfo) -> str | None:
-        values = info.data.get(COMPARED[compare]) if compare else None
-        if values is not None and not 2 <= len(values) <= 4:
-            raise ValueError(f"compare = \"{compare}\" shows the runs side by side, so '{COMPARED[compare]}' must "
-                             f"list 2 to 4 values (it lists {len(values)}); list them, or remove 'compare'")
-        return compare
+    def _one_or_a_list(cls, value, info: ValidationInfo):
+        """One value, or a list of them, each checked here: pydantic's own message for the bad one, instead
+        of one message per branch of the union."""
+        for one in values_of(value):
+            if info.field_name == "scheduler" and one not in SCHEDULER_NAMES:
+                names = [repr(name) for name in SCHEDULER_NAMES]
+                raise PydanticKnownError("literal_error", {"expected": ", ".join(names[:-1]) + " or " + names[-1]})
+            if info.field_name == "steps":
+                if not isinstance(one, int) or isinstance(one, bool):
+                    raise PydanticKnownError("int_type")
+                if one < 1:
+                    raise PydanticKnownError("greater_than_equal", {"ge": 1})
+                if one > MAX_STEPS:
+                    raise PydanticKnownError("less_than_equal", {"le": MAX_STEPS})
+        return value
+
+    @field_validator("scheduler", "steps", "seeds", "guidance", "prompts")
+    @classmethod
+    def _compared(cls, value, info: ValidationInfo):
+        """The compared key lists 2-4 different values; `scheduler` and `steps` list several only then."""
+        compare = info.data.get("compare")
+        if compare and COMPARED[compare] == info.field_name:
+            if not isinstance(value, list) or not 2 <= len(value) <= 4 or len(set(value)) != len(value):
+                given = ("it holds one" if not isinstance(value, list) else
+                         f"it lists {len(value)}" if len(set(value)) == len(value) else "it lists one twice")
+                raise ValueError(f"compare = \"{compare}\" shows runs side by side, so '{info.field_name}' must "
+                                 f"list 2 to 4 different values ({given}); list them, or remove 'compare'")
+        elif isinstance(value, list) and info.field_name in ("scheduler", "steps"):
+            raise ValueError(f"'{info.field_name}' lists several values, which only compare = "
+                             f"\"{info.field_name}\" shows; give one value, or add compare = \"{info.field_name}\"")
+        return value
+
+    def for_run(self, run: "Run") -> "DemoSpec":
+        """The spec as one of its runs is computed: one scheduler and one step count, the run's."""
+        return self.model_copy(update={"scheduler": run.scheduler, "steps": run.steps})
 
     @field_validator("guidance")
     @classmethod
@@ -253,6 +302,8 @@ class Run(BaseModel):
     prompt: str
     seed: int
     guidance: float
+    scheduler: str
+    steps: int
     spec_hash: str
 
     def key(self, identity: ModelIdentity, dtype: str) -> str:
@@ -261,14 +312,12 @@ class Run(BaseModel):
 
 
 def plan_runs(demo_id: str, spec: DemoSpec) -> list[Run]:
-    """All runs of a demo in a fixed order: prompt, then seed, then guidance. Reads no file."""
+    """All runs of a demo in a fixed order: prompt, seed, guidance, scheduler, steps. Reads no file."""
     shared = {
         "format_version": FORMAT_VERSION,
         "model": spec.model,
         "revision": spec.revision,
-        "scheduler": spec.scheduler,
         "timestep_spacing": spec.timestep_spacing,
-        "steps": spec.steps,
         "size": spec.size,
         "negative_prompt": spec.negative_prompt,
         "fast_decoder": spec.fast_decoder,
@@ -277,13 +326,13 @@ def plan_runs(demo_id: str, spec: DemoSpec) -> list[Run]:
     if spec.vae_tiling:  # only when on, so the keys of every untiled run stay as they were
         shared["vae_tiling"] = True
     runs = []
-    for prompt in spec.prompts:
-        for seed in spec.seeds:
-            for guidance in spec.guidance:
-                shaped = dict(shared, prompt=prompt, seed=seed, guidance=float(guidance))
-                spec_hash = hashlib.sha256(json.dumps(shaped, sort_keys=True).encode()).hexdigest()
-                runs.append(Run(demo=demo_id, prompt=prompt, seed=seed, guidance=float(guidance),
-                                spec_hash=spec_hash))
+    for prompt, seed, guidance, scheduler, steps in itertools.product(
+            spec.prompts, spec.seeds, spec.guidance, values_of(spec.scheduler), values_of(spec.steps)):
+        # a run's own scheduler and steps: the same hash as a spec that names only those
+        shaped = dict(shared, prompt=prompt, seed=seed, guidance=float(guidance), scheduler=scheduler, steps=steps)
+        spec_hash = hashlib.sha256(json.dumps(shaped, sort_keys=True).encode()).hexdigest()
+        runs.append(Run(demo=demo_id, prompt=prompt, seed=seed, guidance=float(guidance), scheduler=scheduler,
+                        steps=steps, spec_hash=spec_hash))
     return runs
 
 
@@ -383,8 +432,8 @@ class RunRecord(BaseModel):
         views.update(latent=latents, noise=latents.model_copy(update={"first": count}))
         return cls(format_version=FORMAT_VERSION, key=run.key(identity, dtype), spec_hash=run.spec_hash,
                    demo=run.demo, prompt=run.prompt, seed=run.seed, guidance=run.guidance, model=identity,
-                   scheduler=SchedulerRecord(name=spec.scheduler, class_name=scheduler_class,
-                                             timestep_spacing=spec.timestep_spacing, steps=spec.steps),
+                   scheduler=SchedulerRecord(name=run.scheduler, class_name=scheduler_class,
+                                             timestep_spacing=spec.timestep_spacing, steps=run.steps),
                    size=spec.size, dtype=dtype, device=device, frames=spec.frames, timesteps=timesteps,
                    poster=f"poster.{ext}", views={view: views[view] for view in VIEWS})
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from unsmudge.contract import (SCHEDULER_NAMES, DemoSpec, Run, RunRecord, find_results, load_demos, model_source,
-                               plan_runs)
+                               plan_runs, values_of)
 from unsmudge.problems import Problem, ProblemsFound, display_path
 
 FILMSTRIP = 6  # frames in the filmstrip shown without JavaScript
@@ -51,7 +51,8 @@ class Demo:
 
 
 def model_sentence(spec: DemoSpec, content_dir: Path) -> str:
-    what = SCHEDULER_NAMES[spec.scheduler]
+    what = _listing([SCHEDULER_NAMES[name] for name in values_of(spec.scheduler)])
+    schedulers = "schedulers" if isinstance(spec.scheduler, list) else "scheduler"
     source = model_source(spec.model, content_dir)
     if source == "embedded":
         name = "unsmudge's small built-in emoji model"
@@ -59,7 +60,8 @@ def model_sentence(spec: DemoSpec, content_dir: Path) -> str:
         name = f"{spec.model} (revision {spec.revision[:7]})"
     else:
         name = f"the local model {Path(spec.model).name}"
-    return f"Computed ahead of time with {name}, {what} scheduler, {spec.steps} steps, {spec.size} px."
+    steps = _listing([str(n) for n in values_of(spec.steps)])
+    return f"Computed ahead of time with {name}, {what} {schedulers}, {steps} steps, {spec.size} px."
 
 
 def gather_demos(content_dir: Path, frames_dir: Path, used: dict[str, list[tuple[str, str]]],
@@ -122,6 +124,9 @@ def gather_demos(content_dir: Path, frames_dir: Path, used: dict[str, list[tuple
     return demos
 
 
+SETTINGS = ("prompt", "seed", "guidance", "scheduler", "steps")  # what tells a demo's runs apart
+
+
 def setting(run: Run, name: str) -> str:
     """How a run's value of one setting reads in a label."""
     value = getattr(run, name)
@@ -129,7 +134,20 @@ def setting(run: Run, name: str) -> str:
         return value
     if name == "guidance":
         return f"guidance {value:g}"
+    if name == "scheduler":
+        return SCHEDULER_NAMES[value] if value != "model" else "the model's own scheduler"
+    if name == "steps":
+        return f"{value} steps"
     return f"{name} {value}"
+
+
+def _value(run: Run, name: str) -> str:
+    """A setting's value alone, as a list of compared values says it."""
+    if name == "prompt":
+        return f"“{run.prompt}”"
+    if name == "steps":
+        return str(run.steps)
+    return setting(run, name).removeprefix(f"{name} ")
 
 
 def _listing(words: list[str]) -> str:
@@ -139,27 +157,27 @@ def _listing(words: list[str]) -> str:
 def choices(spec: DemoSpec, runs: list[Run]) -> list[dict]:
     """The prompt menu, in plan order. Without `compare` one run per choice; with it, the runs that differ
     only in the compared setting, side by side, and a sentence saying what changes between them."""
-    varying = [name for name, values in (("prompt", spec.prompts), ("seed", spec.seeds), ("guidance", spec.guidance))
-               if len(values) > 1 and name != spec.compare]
+    kept = [name for name in SETTINGS if name != spec.compare]
+    varying = [name for name in kept if len({getattr(run, name) for run in runs}) > 1]
     groups: dict[tuple, list[int]] = {}
     for index, run in enumerate(runs):
-        groups.setdefault(tuple(getattr(run, name) for name in ("prompt", "seed", "guidance")
-                                if name != spec.compare), []).append(index)
+        groups.setdefault(tuple(getattr(run, name) for name in kept), []).append(index)
     result = []
     for members in groups.values():
         first = runs[members[0]]
-        label = first.prompt if spec.compare != "prompt" else ""
-        extra = [setting(first, name) for name in varying if name != "prompt"]
-        label = ", ".join(([label] if label else []) + extra) or "all runs"
+        label = ", ".join(([first.prompt] if spec.compare != "prompt" else [])
+                          + [setting(first, name) for name in varying if name != "prompt"]) or "all runs"
         choice = {"label": label, "runs": members}
         if spec.compare:
-            same = [f"{name} ({getattr(first, name) if name != 'prompt' else '“' + first.prompt + '”'})"
-                    for name in ("prompt", "seed", "guidance") if name != spec.compare]
-            values = [f"“{runs[i].prompt}”" if spec.compare == "prompt" else setting(runs[i], spec.compare).split()[-1]
-                      for i in members]
-            what = "prompts" if spec.compare == "prompt" else spec.compare
-            choice["description"] = (f"{len(members)} runs side by side, {what} {_listing(values)} (left to right, "
-                                     f"then the next row): the same {_listing(same)}, one slider for all.")
+            same = [f"{name} ({_value(first, name)})" for name in ("prompt", "seed", "guidance")
+                    if name != spec.compare]
+            values = _listing([_value(runs[i], spec.compare) for i in members])
+            what = {"prompt": "prompts", "scheduler": "schedulers"}.get(spec.compare, spec.compare)
+            changes = f"{what} {values}" if spec.compare != "steps" else f"{values} steps"
+            aligned = (", T following each run's own steps at the same fraction of the way"
+                       if spec.compare == "steps" else "")
+            choice["description"] = (f"{len(members)} runs side by side, {changes} (left to right, then the next "
+                                     f"row): the same {_listing(same)}, one slider for all{aligned}.")
         result.append(choice)
     return result
 

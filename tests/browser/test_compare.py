@@ -1,5 +1,6 @@
-"""Side-by-side comparison (`compare = "guidance"`) in a real browser: labelled runs under one slider, one pair
-of play buttons, a 2 x 2 grid on a phone, a sentence saying what changes, no serious axe violation."""
+"""Side-by-side comparison in a real browser: labelled runs under one slider (`compare = "guidance"`), one pair
+of play buttons, a 2 x 2 grid on a phone, a sentence saying what changes, no serious axe violation; runs of
+different lengths (`compare = "steps"`) aligned by the fraction of the run."""
 
 from __future__ import annotations
 
@@ -25,6 +26,13 @@ guidance = {GUIDANCE}
 prompts = ["red disc", "blue disc"]
 compare = "guidance"
 '''
+STEPS_SPEC = '''title = "Steps side by side"
+model = "./model"
+steps = [2, 4]
+prompts = ["red disc"]
+compare = "steps"
+'''
+STEPS_DEMO = "#demo-steps-demo"
 LESSON = '''+++
 title = "Compare lesson"
 module = 4
@@ -36,6 +44,12 @@ track = "pictures"
 ```demo
 guidance-demo
 ```
+
+## Two step counts
+
+```demo
+steps-demo
+```
 '''
 
 
@@ -45,11 +59,13 @@ def compare_site(tmp_path_factory) -> Path:
     content = tmp / "content"
     shutil.copytree(COURSE, content)
     (content / "demos" / "guidance-demo.toml").write_text(SPEC, encoding="utf-8")
+    (content / "demos" / "steps-demo.toml").write_text(STEPS_SPEC, encoding="utf-8")
     (content / "lessons" / "compare-lesson.md").write_text(LESSON, encoding="utf-8")
     course = content / "course.toml"
     course.write_text(course.read_text().replace('"last-words"]', '"last-words", "compare-lesson"]'))
     frames = tmp / "frames"
     fake_frames(content, frames, "guidance-demo")
+    fake_frames(content, frames, "steps-demo")
     fake_frames(content, frames, "fixture-demo")
     fake_frames(content, frames, "second-demo")
     out = tmp / "site"
@@ -66,6 +82,7 @@ def open_compare(browser, site: Path, width: int = 1280):
     page = watch.goto("compare-lesson.html")
     root = page.locator(DEMO)
     expect(root).to_have_attribute("data-state", "ready")
+    expect(page.locator(STEPS_DEMO)).to_have_attribute("data-state", "ready")
     return context, watch, page, root
 
 
@@ -143,3 +160,27 @@ def test_without_javascript_each_run_has_a_labelled_filmstrip(browser, compare_s
 def test_the_comparison_has_no_serious_accessibility_violation(browser, compare_site, scheme, width):
     found = serious_violations(browser, compare_site.as_uri() + "/", ["compare-lesson.html"], scheme, width)
     assert found == [], "\n".join(found)
+
+
+def test_runs_of_different_lengths_follow_the_slider_by_the_fraction_of_the_run(browser, compare_site):
+    """2 and 4 steps: the slider has the longer run's five positions; the 2-step run shows the frame at the same
+    fraction of its own three (trailing: 999, 499, 0 against 999, 749, 499, 249, 0), and its label says its T."""
+    context, watch, page, _ = open_compare(browser, compare_site)
+    try:
+        root = page.locator(STEPS_DEMO)
+        expect(root.locator("[data-compare]")).to_contain_text("2 and 4 steps")
+        assert root.locator("[data-label]").all_text_contents() == ["2 steps · T = 999", "4 steps"]
+        root.locator("[data-range]").focus()
+        for presses, short, long_t in ((2, 1, 499), (2, 2, 0)):
+            for _ in range(presses):
+                page.keyboard.press("ArrowRight")
+            expect(root.locator("[data-range]")).to_have_attribute("aria-valuetext", f"T = {long_t}")
+            expect(canvas(root, 0)).to_have_attribute("data-frame", f"image {short}")
+            expect(canvas(root, 1)).to_have_attribute("data-frame", f"image {2 * short}")
+            assert_marker(root, "image", short, panel=0)
+            assert_marker(root, "image", 2 * short, panel=1)
+        expect(canvas(root, 0)).to_have_attribute("aria-label", "“red disc”, 2 steps: image at T = 0")
+        assert root.locator("[data-label]").all_text_contents() == ["2 steps · T = 0", "4 steps"]
+        watch.assert_clean()
+    finally:
+        context.close()

@@ -108,3 +108,19 @@ def test_editing_a_file_loading_reads_changes_every_key(course, download, rel):
         file.write(b" ")
     after = keys(course)
     assert len(after) == len(before) and not set(before.values()) & set(after.values())
+
+
+@pytest.mark.parametrize("field, values", [("steps", [3, 5]), ("scheduler", ["ddim", "euler"])])
+def test_a_compared_run_has_the_key_of_the_spec_that_names_only_its_value(course, tiny_model, field, values):
+    """compare = "steps" (or "scheduler") runs each value; each run is the run of a spec with that one value, so
+    a course that later compares settings it already computed reuses those folders."""
+    singles = {}
+    for value in values:
+        write_demo(course, "tiny", tiny_model, **{field: value})
+        singles.update({k + (value,): key for k, key in keys(course).items()})
+    write_demo(course, "tiny", tiny_model, compare=field, **{field: values})
+    spec = load_demo(course / "demos" / "tiny.toml")
+    identity = model_identity(spec, course)
+    compared = {(r.prompt, r.seed, r.guidance, getattr(r, field)): r.key(identity, "float32")
+                for r in plan_runs("tiny", spec)}
+    assert compared == singles and len(compared) == 2 * len(values)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from unsmudge.contract import EMBEDDED, DemoSpec
+from unsmudge.contract import EMBEDDED, DemoSpec, values_of
 from unsmudge.precompute.weights import fast_decoder_folder, model_folder
 from unsmudge.problems import Problem, ProblemsFound, display_path
 
@@ -160,7 +160,7 @@ def check_size(spec: DemoSpec, configs: ModelConfigs, shown: str) -> list[Proble
 
 def check_scheduler(spec: DemoSpec, configs: ModelConfigs, shown: str) -> list[Problem]:
     """scheduler = "model" keeps the model's own class: only one whose steps the capture can follow."""
-    if spec.scheduler != "model":
+    if "model" not in values_of(spec.scheduler):
         return []
     own = (configs.read("scheduler/scheduler_config.json") or {}).get("_class_name")
     if own in SCHEDULER_CLASSES.values():

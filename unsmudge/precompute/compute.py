@@ -106,7 +106,7 @@ def _compute_runs(args, demos, identities, mine: list[Run], state, device, dtype
     bar = tqdm(total=len(mine), unit="run", desc=f"{tag}runs", position=2 * state.process_index,
                disable=None, dynamic_ncols=True)
     for count, run in enumerate(mine, 1):
-        spec = demos[run.demo]
+        spec = demos[run.demo].for_run(run)
         demo_file = display_path(content / "demos" / f"{run.demo}.toml")
         model_key = (spec.model, spec.revision, spec.fast_decoder)
         if model_key not in loaded_models:

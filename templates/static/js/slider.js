@@ -418,6 +418,9 @@
     this.panels.forEach(function (panel, k) {
       var run = runs[k];
       var own = run.t[self.indexFor(run)];
+      // runs of other lengths (compare steps) are at their own T: each label says which
+      if (panel.label && run.t.length !== lead.t.length) panel.label.textContent = run.label + " · T = " + own;
+      else if (panel.label) panel.label.textContent = run.label;
       panel.canvas.setAttribute("aria-label", "“" + run.prompt + "”" + (run.label !== run.prompt ? ", " + run.label : "") +
         ": " + NAMES[what].toLowerCase() + " at T = " + own);
       panel.canvas.className = "demo__img demo__img--" + what;

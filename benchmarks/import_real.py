@@ -74,7 +74,9 @@ KINDS = [
     ("image from another host", re.compile(r"'([^']*)' would be loaded from another host")),
     ("absolute link", re.compile(r"link '([^']*)' is absolute")),
 ]
-TEX = re.compile(r"\$\$|\\\(|\\\[|(?<![\\$\w])\$(?=\S)[^$\n<]+(?<=\S)\$(?!\w)")
+# raw TeX in a page's text: a pair of $$ around TeX (a lone "$$" is also prose's money, as in "how much $$ was
+# spent"), \( or \[, or a $ hugging a formula
+TEX = re.compile(r"\$\$[^$]*?[\\^_{}=][^$]*?\$\$|\\\(|\\\[|(?<![\\$\w])\$(?=\S)[^$\n<]+(?<=\S)\$(?!\w)")
 
 
 def checkout(project: Project, checkouts: Path) -> Path:
@@ -133,7 +135,7 @@ def check_site(site: Path) -> Counter:
         html = page.read_text(encoding="utf-8")
         text = re.sub(r"<(script|style|code|pre|svg|math)\b.*?</\1>", " ", html, flags=re.S)
         found["pages with raw TeX"] += bool(TEX.search(re.sub(r"<[^>]+>", " ", text)))
-        for ref in re.findall(r'\b(?:src|href)="([^"#?]+)', html):
+        for ref in re.findall(r'<(?!base )[^>]*\b(?:src|href)="([^"#?]+)', html):
             if re.match(r"^(https?:|mailto:|data:)", ref):
                 loaded = re.search(rf'<(img|script|link)\b[^>]*"{re.escape(ref)}', html)
                 found["loads from another host"] += bool(loaded)

@@ -68,3 +68,16 @@ def test_first_heading(text, heading):
 ])
 def test_lead_paragraph(text, lead):
     assert markup.lead(text)[0] == lead
+
+
+@pytest.mark.parametrize("text, expected", [
+    # a centred formula in raw HTML: GitHub shows it, so the build must read the element's markdown
+    ('<p align="center">\n    $x = \\frac{a}{b}$\n</p>\n', '<p align="center" markdown="1">\n    $x = \\frac{a}{b}$\n</p>\n'),
+    ("<div>\n<p>$x$</p>\n<img src='a.png'>\n</div>\n", "<div markdown=\"1\">\n<p markdown=\"1\">$x$</p>\n<img src='a.png'>\n</div>\n"),
+    ("<br>\n<p>$x$</p>\n<p>none</p>\n", '<br>\n<p markdown="1">$x$</p>\n<p>none</p>\n'),  # <br> closes nothing
+    ("<p>costs $5</p>\n", "<p>costs $5</p>\n"),  # no formula: raw HTML stays as written
+    ("`<p>$x$</p>`\n", "`<p>$x$</p>`\n"),  # code
+    ('<p markdown="span">$x$</p>\n', '<p markdown="span">$x$</p>\n'),
+])
+def test_formulas_in_raw_html_blocks_are_read_as_markdown(text, expected):
+    assert markup.github_math(text) == expected

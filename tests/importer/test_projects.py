@@ -143,6 +143,23 @@ def test_markdown_tree(tmp_path, capsys):
     assert "CONTRIBUTING.md" in report
 
 
+def test_a_formula_in_raw_html_of_a_markdown_tree_is_typeset(tmp_path, capsys):
+    """GitHub shows `<p align="center">$x$</p>` as a centred formula: so does the imported course."""
+    source = tmp_path / "source"
+    (source / "01-intro").mkdir(parents=True)
+    (source / "README.md").write_text("# A course\n\n- [Intro](01-intro/)\n")
+    (source / "01-intro" / "README.md").write_text(
+        "# Intro\n\nThe rate:\n\n<p align=\"center\">\n    $FPR = \\large \\frac{FP}{TN + FP}$\n</p>\n\n"
+        "<div align=\"center\">\n<p>$\\sigma(z)$ and *this*</p>\n</div>\n")
+    content, site = tmp_path / "content", tmp_path / "site"
+    code, _, err = run_import(capsys, "markdown", source, content)
+    assert code == 0, err
+    code, err = build(capsys, content, site)
+    assert code == 0, err
+    page = (site / "01-intro.html").read_text(encoding="utf-8")
+    assert page.count("<math") == 2 and '<p align="center">' in page and "<em>this</em>" in page
+    assert_no_raw_tex(site)
+
 def test_the_same_source_gives_the_same_bytes(tmp_path, capsys):
     for n in (1, 2):
         code, _, err = run_import(capsys, "mkdocs", PROJECTS / "mkdocs-nav", tmp_path / f"c{n}")

@@ -38,6 +38,11 @@ ALT = re.compile(r"""\balt\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.I)
 MATH_FENCE = re.compile(r"^([ \t]*)(`{3,}|~{3,})[ \t]*math[ \t]*\n(.*?)^[ \t]*\2[ \t]*$", re.M | re.S)
 GITHUB_FORMULA = re.compile(r"\$\$.+?\$\$|(?<![\\$])\$(?=\S)[^$\n]+?(?<=\S)\$", re.S)
 ESCAPED_BRACKET = re.compile(r"\\[()\[\]]")
+# a raw HTML element at the start of a line, which Python-Markdown keeps as written up to its end tag, and the
+# elements inside it that can hold text (where `markdown="1"` lets the build read their markdown)
+HTML_ELEMENT = re.compile(r"^ {0,3}<([A-Za-z][\w-]*)\b[^<>]*>", re.M)
+CONTAINER = re.compile(r"<(?:div|p|center|table|thead|tbody|tr|td|th|details|summary|blockquote|section|figure|"
+                       r"figcaption|ul|ol|li|dl|dt|dd|h[1-6])\b(?![^<>]*\bmarkdown\s*=)[^<>]*?(?<!/)(?=>)", re.I)
 
 ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
@@ -133,13 +138,41 @@ def github_math(text: str) -> str:
     """GitHub's math as the build reads math: a ```math fence becomes a $$ block, and `\\(`, `\\)`,
     `\\[`, `\\]` outside code and formulas, which GitHub shows as brackets, stay brackets (as entities:
     the build would read them as formula delimiters)."""
-    text = MATH_FENCE.sub(lambda m: f"{m[1]}$$\n{m[3]}{m[1]}$$", text)
+    text = _markdown_in_html(MATH_FENCE.sub(lambda m: f"{m[1]}$$\n{m[3]}{m[1]}$$", text))
     masked = GITHUB_FORMULA.sub(lambda m: " " * len(m[0]), mask(text))
     out, last = [], 0
     for match in ESCAPED_BRACKET.finditer(masked):
         out += [text[last:match.start()], f"&#{ord(match[0][1])};"]
         last = match.end()
     return "".join(out) + text[last:]
+
+
+def _markdown_in_html(text: str) -> str:
+    """`text` with `markdown="1"` on the elements of each raw HTML block that holds a formula (a centred
+    `<p align="center">$x$</p>`): GitHub shows the formula, Python-Markdown would keep it as raw TeX."""
+    masked = mask(text)
+    out, last, end = [], 0, 0
+    for element in HTML_ELEMENT.finditer(masked):
+        if element.start() < end:
+            continue  # inside the block already looked at
+        end = _element_end(masked, element.start(), element[1])
+        if not GITHUB_FORMULA.search(masked, element.start(), end):
+            continue
+        for opening in CONTAINER.finditer(masked, element.start(), end):
+            out += [text[last:opening.end()], ' markdown="1"']
+            last = opening.end()
+    return "".join(out) + text[last:]
+
+
+def _element_end(masked: str, start: int, name: str) -> int:
+    """Where the element opened at `start` ends: after its matching end tag, or after the opening tag itself
+    when nothing closes it (`<br>`, `<img>`)."""
+    depth, tags = 0, list(re.finditer(rf"<(/?){re.escape(name)}\b[^<>]*?(/?)>", masked[start:], re.I))
+    for tag in tags:
+        depth += -1 if tag[1] else 0 if tag[2] else 1
+        if depth <= 0:
+            return start + tag.end()
+    return start + tags[0].end()
 
 
 @dataclass(frozen=True)

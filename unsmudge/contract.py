@@ -77,16 +77,16 @@ class Frames(BaseModel):
         return self.quality if self.quality is not None else QUALITY.get(self.format)
 
 
-def model_source(model: str, content_dir: Path | None) -> Literal["embedded", "local", "hub"]:
-    """What a spec's `model` names. A path that exists under the content folder is local even when it
-    looks like a hub id ("models/sd15"); "./x", "../x" and absolute paths are always local."""
+def model_source(model: str, revision: str | None) -> Literal["embedded", "local", "hub"]:
+    """What a spec's `model` names: the embedded model; a hub id ("org/name") when a `revision` pins it; else a
+    folder relative to the content folder. So "models/sd15" is a folder even on a machine without it (a CI
+    checkout that builds the site from `build/`), and a hub id without its commit is refused as a missing folder
+    with the fix."""
     if model == EMBEDDED:
         return "embedded"
-    if model.startswith((".", "/", "~")) or not HUB_ID.match(model):
-        return "local"
-    if content_dir is not None and (Path(content_dir) / model).exists():
-        return "local"
-    return "hub"
+    if revision is not None and HUB_ID.match(model) and not model.startswith((".", "/", "~")):
+        return "hub"
+    return "local"
 
 
 MAX_STEPS = 1000
@@ -225,17 +225,15 @@ class DemoSpec(BaseModel):
         return scales
 
     @model_validator(mode="after")
-    def _pinned_revision(self, info: ValidationInfo) -> "DemoSpec":
-        content_dir = (info.context or {}).get("content_dir")
-        if model_source(self.model, content_dir) == "hub":
-            if not self.revision or not COMMIT.match(self.revision):
-                raise ValueError(
-                    f"model '{self.model}' is a hub id, so 'revision' must pin a 40-hex commit "
-                    "(see the model's 'Files and versions' page); for a local folder write './"
-                    f"{self.model}'"
-                )
-        elif self.revision is not None:
-            raise ValueError("'revision' applies only to hub models; remove it")
+    def _pinned_revision(self) -> "DemoSpec":
+        if self.revision is None:
+            return self
+        if model_source(self.model, self.revision) != "hub":
+            raise ValueError(f"'revision' applies only to hub models (\"org/name\"), not to '{self.model}'; "
+                             "remove it")
+        if not COMMIT.match(self.revision):
+            raise ValueError(f"revision '{self.revision}' is not a 40-hex commit; pin the model's commit (see its "
+                             "'Files and versions' page): a branch or tag moves, and the frames would not match")
         return self
 
 
@@ -259,7 +257,7 @@ def load_demo(path: Path) -> DemoSpec:
     except tomllib.TOMLDecodeError as err:
         raise ProblemsFound([toml_problem(shown, err, 0, text)])
     try:
-        spec = DemoSpec.model_validate(data, context={"content_dir": path.parent.parent})
+        spec = DemoSpec.model_validate(data)
     except ValidationError as err:
         problems += pydantic_problems(shown, err, lambda loc: key_line(text, loc))
     if problems:

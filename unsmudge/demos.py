@@ -53,7 +53,7 @@ class Demo:
 def model_sentence(spec: DemoSpec, content_dir: Path) -> str:
     what = _listing([SCHEDULER_NAMES[name] for name in values_of(spec.scheduler)])
     schedulers = "schedulers" if isinstance(spec.scheduler, list) else "scheduler"
-    source = model_source(spec.model, content_dir)
+    source = model_source(spec.model, spec.revision)
     if source == "embedded":
         name = "unsmudge's small built-in emoji model"
     elif source == "hub":

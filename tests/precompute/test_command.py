@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.fakeframes import write_run
 from unsmudge.contract import load_demo, plan_runs
 from unsmudge.precompute.weights import model_identity
@@ -53,20 +55,23 @@ def test_problems_are_printed_by_the_one_printer(tmp_path, capsys):
     assert err.rstrip().endswith("1 problem found; nothing was written.")
 
 
-def test_a_finished_demo_whose_local_model_is_not_here_is_cached(tmp_path, capsys, tiny_model):
+@pytest.mark.parametrize("model", ["./model", "models/sd"])  # "models/sd" reads like a hub id but has no revision
+def test_a_finished_demo_whose_local_model_is_not_here_is_cached(tmp_path, capsys, tiny_model, model):
     """A Pages runner has content/ and build/ but not the weights: precompute must not stop it."""
     import shutil
 
     content, out = tmp_path / "content", tmp_path / "build"
-    shutil.copytree(tiny_model, content / "model")
-    write_demo(content, "tiny", "./model", prompts=["a dog", "a cat"])
+    shutil.copytree(tiny_model, content / model)
+    write_demo(content, "tiny", model, prompts=["a dog", "a cat"])
     spec = load_demo(content / "demos" / "tiny.toml")
     revision = model_identity(spec, content).revision
     (first, second) = plan_runs("tiny", spec)
     write_run(first, spec, out, revision=revision)
-    shutil.rmtree(content / "model")
+    shutil.rmtree(content / model)
     assert precompute(content, out) == 1  # one run is missing: the weights are needed after all
-    assert "no folder './model'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"no folder '{model}'" in err
+    assert ("if it is a hub id, pin its commit: revision = " in err) == (model == "models/sd"), err
     write_run(second, spec, out, revision=revision)
     assert precompute(content, out) == 0
     captured = capsys.readouterr()

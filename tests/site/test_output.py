@@ -9,6 +9,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from tests.commands import build_in_subprocess, tree
 from tests.fakeframes import fake_frames
 from tests.site.helpers import build, fixture_course, mini_course
@@ -134,12 +136,13 @@ def test_build_never_imports_torch_nor_precompute_and_fails_without_traceback(tm
     assert "after.md: line 1: no front matter" in done.stderr and "Traceback" not in done.stderr
 
 
-def test_build_needs_no_weights_only_the_frames(tmp_path, capsys):
+@pytest.mark.parametrize("model", ["./missing-model", "models/missing"])  # the second reads like a hub id
+def test_build_needs_no_weights_only_the_frames(tmp_path, capsys, model):
     """A CI checkout: the demo names a local model folder that is not there; the frames are in build/."""
     content, frames = fixture_course(tmp_path, frames=False)
     spec = content / "demos" / "tiny.toml"
-    spec.write_text(spec.read_text().replace('model = "./model"', 'model = "./missing-model"'))
-    assert 'model = "./missing-model"' in spec.read_text() and not (content / "missing-model").exists()
+    spec.write_text(spec.read_text().replace('model = "./model"', f'model = "{model}"'))
+    assert f'model = "{model}"' in spec.read_text() and not (content / model).exists()
     runs = fake_frames(content, frames)
     code, err = build(tmp_path, content, capsys)
     assert code == 0, err

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from unsmudge.contract import EMBEDDED, DemoSpec, values_of
+from unsmudge.contract import EMBEDDED, HUB_ID, DemoSpec, values_of
 from unsmudge.precompute.weights import fast_decoder_folder, model_folder
 from unsmudge.problems import Problem, ProblemsFound, display_path
 
@@ -228,7 +228,11 @@ def _check_folder(spec: DemoSpec, folder: Path, shown: str, key: str, pipeline: 
                         "load it with `StableDiffusionPipeline.from_single_file(...)` and "
                         "`save_pretrained(folder, safe_serialization=True)`, then name that folder")]
     if not folder.is_dir():
+        hub_like = key == "model" and HUB_ID.match(value) and not value.startswith((".", "/", "~"))
         return [Problem(shown, where, f"no folder '{value}' (looked in {display_path(folder)})",
+                        "if it is a hub id, pin its commit: revision = \"<the 40-hex commit from the model's "
+                        "'Files and versions' page>\"; otherwise give a diffusers folder relative to the content "
+                        "folder" if hub_like else
                         "give a diffusers folder relative to the content folder, a hub id with a pinned "
                         "revision, or model = \"embedded\"")]
     marker = "model_index.json" if pipeline else "config.json"

@@ -143,7 +143,7 @@ def plan(args) -> Plan:
         demos = {d: demos[d] for d in sorted(set(args.demo))}
     # A hub model's identity is its pinned commit, so its configs are read (online, or from the cache) only
     # when it has runs to do: a finished course precomputes offline without that cache.
-    hub = {d for d, spec in demos.items() if model_source(spec.model, content) == "hub"}
+    hub = {d for d, spec in demos.items() if model_source(spec.model, spec.revision) == "hub"}
     by_demo = {demo_id: plan_runs(demo_id, spec) for demo_id, spec in demos.items()}
     # A local model that is not on this machine (a CI checkout with content/ and build/) is fine when every
     # run of its demo is finished: its identity is the one those runs recorded.

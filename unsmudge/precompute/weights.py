@@ -35,7 +35,7 @@ def embedded_model() -> Path:
 
 def model_folder(spec: DemoSpec, content_dir: Path) -> Path | None:
     """The local folder of the spec's model, or None for a hub id."""
-    source = model_source(spec.model, content_dir)
+    source = model_source(spec.model, spec.revision)
     if source == "embedded":
         return embedded_model()
     if source == "hub":

@@ -140,19 +140,3 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cpu")
     return torch.device(name)
 
-
-def resolve_dtype(name: str, device: torch.device) -> str:
-    if name != "auto":
-        return name
-    return "float16" if device.type in ("cuda", "mps") else "float32"
-
-
-def set_quiet() -> None:
-    """Keep library chatter (deprecation notes, loading bars) out of the author's terminal."""
-    from diffusers.utils import logging as dlogging
-    from transformers.utils import logging as tlogging
-
-    dlogging.set_verbosity_error()
-    dlogging.disable_progress_bar()
-    tlogging.set_verbosity_error()
-    tlogging.disable_progress_bar()

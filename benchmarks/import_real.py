@@ -74,6 +74,7 @@ KINDS = [
     ("image from another host", re.compile(r"'([^']*)' would be loaded from another host")),
     ("absolute link", re.compile(r"link '([^']*)' is absolute")),
 ]
+BLOCK_TAG = re.compile(r"</?(?:p|div|li|ul|ol|td|th|tr|table|h[1-6]|blockquote|details|summary|section|article)\b[^>]*>")
 # raw TeX in a page's text: a pair of $$ around TeX (a lone "$$" is also prose's money, as in "how much $$ was
 # spent"), \( or \[, or a $ hugging a formula
 TEX = re.compile(r"\$\$[^$]*?[\\^_{}=][^$]*?\$\$|\\\(|\\\[|(?<![\\$\w])\$(?=\S)[^$\n<]+(?<=\S)\$(?!\w)")
@@ -134,7 +135,8 @@ def check_site(site: Path) -> Counter:
     for page in site.glob("*.html"):
         html = page.read_text(encoding="utf-8")
         text = re.sub(r"<(script|style|code|pre|svg|math)\b.*?</\1>", " ", html, flags=re.S)
-        found["pages with raw TeX"] += bool(TEX.search(re.sub(r"<[^>]+>", " ", text)))
+        blocks = re.split(BLOCK_TAG, text)  # a formula does not run from one paragraph into the next
+        found["pages with raw TeX"] += any(TEX.search(re.sub(r"<[^>]+>", " ", block)) for block in blocks)
         for ref in re.findall(r'<(?!base )[^>]*\b(?:src|href)="([^"#?]+)', html):
             if re.match(r"^(https?:|mailto:|data:)", ref):
                 loaded = re.search(rf'<(img|script|link)\b[^>]*"{re.escape(ref)}', html)

@@ -18,6 +18,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 import markdown
 from markdown.extensions import admonition, attr_list, footnotes, md_in_html, tables, toc
+from markdown.blockprocessors import BlockProcessor
 from markdown.treeprocessors import Treeprocessor
 from pymdownx import arithmatex, details, highlight, superfences, tabbed
 
@@ -62,6 +63,25 @@ def _pipeline_fence(source, language, class_name, options, md, **kwargs) -> str:
     except ValueError as err:
         md.unsmudge_fence_problems.append(("pipeline", source, str(err)))
         return ""
+
+
+class DisplayFormulaLines(BlockProcessor):
+    """A `$$` formula on lines of its own within a paragraph, or indented by one to three spaces (as Jupyter
+    and GitHub show it, and as notebooks and moved-in courses write it), made a block of its own: arithmatex
+    reads display math only from a block that is nothing else."""
+
+    FORMULA = re.compile(r"^[ ]{0,3}\$\$(?:(?!\$\$).)+?\$\$[ ]*$", re.M | re.S)
+
+    def test(self, parent, block) -> bool:
+        found = self.FORMULA.search(block)
+        return bool(found) and not (found.start() == 0 and found.end() == len(block) and block.startswith("$$"))
+
+    def run(self, parent, blocks) -> bool:
+        block = blocks.pop(0)
+        found = self.FORMULA.search(block)
+        parts = [block[:found.start()].rstrip("\n"), found[0].lstrip(" "), block[found.end():].lstrip("\n")]
+        blocks[0:0] = [part for part in parts if part.strip()]
+        return False  # not done: the blocks go on to the processors after this one (arithmatex, paragraphs)
 
 
 class FormulaMarks(Treeprocessor):
@@ -174,6 +194,8 @@ class LessonRenderer:
             ],
             output_format="html",
         )
+        # before arithmatex's display blocks (79.9), after indented code (80)
+        self.md.parser.blockprocessors.register(DisplayFormulaLines(self.md.parser), "unsmudge-display-formulas", 79.95)
         self.md.treeprocessors.register(FormulaMarks(self.md), "unsmudge-formulas", 15)  # after inline (20)
         self.md.treeprocessors.register(FootnoteBackLinks(self.md), "unsmudge-footnote-back-links", 2)
         self.md.treeprocessors.register(LinkRules(self.md, self), "unsmudge-links", 1)

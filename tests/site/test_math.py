@@ -137,6 +137,18 @@ def test_mathjax_only_commands_are_typeset(tmp_path, capsys):
     assert len(tables) == 2 and all(table.count("<mtr>") == 2 for table in tables)
     assert re.search(r"<mtext>if\s</mtext>", page) and "displaylines" not in page
 
+def test_a_display_formula_on_lines_of_its_own_is_typeset_without_blank_lines(tmp_path, capsys):
+    """Jupyter and GitHub show `$$` lines inside a paragraph, or indented under a list item, as display math."""
+    body = ("The sum is\n$$\nf(x) = \\sum_k v_k\n$$\nwhere $v$ is a weight.\n\n"
+            "> - in a quote:\n>   \n>   $$\n>   y = x^2\n>   $$\n\n"
+            "Money: the total $$ spent\n$$ was large.\n")
+    content = mini_course(tmp_path, **{"lessons/two.md": LESSON.format(body=body)})
+    code, err = build(tmp_path, content, capsys)
+    assert code == 0, err
+    page = (tmp_path / "site" / "two.html").read_text()
+    assert page.count('<div class="math-display"') == 2 and "<p>The sum is</p>" in page
+    assert "$$" not in visible_text(page).replace("total $$ spent\n$$ was", "")
+
 def test_a_macro_name_with_a_backslash_is_a_problem_at_its_line(tmp_path, capsys):
     content = mini_course(tmp_path)
     course = content / "course.toml"

@@ -8,6 +8,10 @@ What Temml leaves to a script in the browser is done here instead, page by page:
 - `\\ref` and `\\eqref` get their numbers, and one naming a label the page lacks is a problem;
 - inline styles become classes (the page's CSP forbids inline styles); the rules go into the site's
   math stylesheet (`stylesheet_rules`).
+
+Temml's answers are kept on disk (`Store`, by default in ~/.cache/unsmudge), keyed by Temml's own bytes,
+the macros and the formula: a later build, or another course, typesets a formula it has seen without
+starting V8, and gets the bytes Temml would give. UNSMUDGE_CACHE names another folder; set empty, no cache.
 """
 
 from __future__ import annotations
@@ -75,16 +79,92 @@ def _context():
     return _engine[1]
 
 
+class Store:
+    """Temml's MathML on disk, one SQLite file: key -> MathML, for formulas Temml accepted. The key hashes
+    Temml's script and our call of it, the macros and the formula, so a change of any of them is a miss.
+    A store that cannot be read or written is left alone: the build typesets as if it were empty."""
+
+    def __init__(self, folder: Path):
+        self.path = folder / "formulas.sqlite"
+        self.engine = hashlib.sha256(TEMML.read_bytes() + TYPESET_PAGE.encode()).hexdigest()
+        self.db = None  # opened on first use: sqlite3 is imported only by a build with formulas
+        self.broken = False  # set on the first error: the rest of the build goes without the store
+
+    def fill(self, answers: dict[Formula, tuple[bool, str]], macros: str, wanted: list[Formula]) -> list[Formula]:
+        """Puts the stored answers among `answers`; returns the formulas still to typeset."""
+        import sqlite3
+
+        keys = {self._key(macros, f): f for f in wanted}
+        found: dict[str, str] = {}
+        try:
+            listed = list(keys)
+            for start in range(0, len(listed), 500):  # SQLite takes a bounded number of parameters
+                chunk = listed[start:start + 500]
+                query = f"SELECT key, mathml FROM mathml WHERE key IN ({','.join('?' * len(chunk))})"
+                found.update(self._open().execute(query, chunk).fetchall())
+        except (sqlite3.Error, OSError):
+            self.broken = True
+        answers.update((keys[key], (True, mathml)) for key, mathml in found.items())
+        return [f for key, f in keys.items() if key not in found]
+
+    def keep(self, macros: str, answers: list[tuple[Formula, tuple[bool, str]]]) -> None:
+        import sqlite3
+
+        try:
+            with self._open() as db:
+                db.executemany("INSERT OR IGNORE INTO mathml VALUES (?, ?)",
+                               [(self._key(macros, f), text) for f, (ok, text) in answers if ok])
+        except (sqlite3.Error, OSError):
+            self.broken = True
+
+    def _key(self, macros: str, formula: Formula) -> str:
+        text = "\0".join([self.engine, macros, "display" if formula.display else "inline", formula.tex])
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def _open(self):
+        import sqlite3
+
+        if self.db is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.path, timeout=30)
+            # a lost write costs one formula typeset again: no fsync; WAL lets forked workers read while one writes
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=OFF")
+            self.db.execute("CREATE TABLE IF NOT EXISTS mathml (key TEXT PRIMARY KEY, mathml TEXT NOT NULL)")
+        return self.db
+
+
+_store = None  # (pid, Store or None): each process opens its own connection (forked workers too)
+
+
+def store() -> Store | None:
+    """This process's store: UNSMUDGE_CACHE, else $XDG_CACHE_HOME/unsmudge, else ~/.cache/unsmudge; none
+    when UNSMUDGE_CACHE is set empty."""
+    global _store
+    if _store is None or _store[0] != os.getpid():
+        folder = os.environ.get("UNSMUDGE_CACHE")
+        if folder is None:
+            folder = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "unsmudge")
+        _store = (os.getpid(), Store(Path(folder)) if folder else None)
+    return _store[1]
+
+
 def typeset(formulas: list[Formula], macros: dict[str, str]) -> Typeset:
     """Typeset one page's formulas in order: numbers, references and style classes included."""
     if not formulas:
         return Typeset([], {}, set())
     known = {**COMPATIBLE_MACROS, **{f"\\{name}": body for name, body in macros.items()}}
-    cache = _typeset.setdefault(json.dumps(known, sort_keys=True), {})
+    macros_key = json.dumps(known, sort_keys=True)
+    cache = _typeset.setdefault(macros_key, {})
     missing = list(dict.fromkeys(f for f in formulas if f not in cache))
+    disk = store() if missing else None
+    if disk is not None and not disk.broken:
+        missing = disk.fill(cache, macros_key, missing)
     if missing:
         done = json.loads(_context().call("typesetPage", json.dumps([[f.tex, f.display] for f in missing]), known))
         cache.update(zip(missing, done))
+        if disk is not None and not disk.broken:
+            disk.keep(macros_key, list(zip(missing, done)))
     results = [cache[f] for f in formulas]
     html = [text if ok else "" for ok, text in results]
     # Temml's message, first line: "Undefined control sequence: \\foo at position 7"

@@ -5,6 +5,7 @@ rejects is a problem naming its file and line."""
 from __future__ import annotations
 
 import html
+import os
 import re
 from pathlib import Path
 
@@ -149,6 +150,79 @@ def test_a_display_formula_on_lines_of_its_own_is_typeset_without_blank_lines(tm
     assert page.count('<div class="math-display"') == 2 and "<p>The sum is</p>" in page
     assert "$$" not in visible_text(page).replace("total $$ spent\n$$ was", "")
 
+
+STORED = LESSON.format(body="Inline $a^2 + \\E[x]$ and\n\n$$\n\\sum_i x_i \\tag{1}\n$$\n")
+
+
+def store_course(tmp_path, monkeypatch, macro: str = "\\\\mathbb{E}"):
+    """A course with formulas, and a fresh process as far as formulas go: no answers in memory, the store
+    in tmp_path/cache."""
+    from unsmudge import formulas
+
+    monkeypatch.setenv("UNSMUDGE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(formulas, "_store", None)
+    monkeypatch.setattr(formulas, "_typeset", {})
+    content = mini_course(tmp_path, **{"lessons/two.md": STORED})
+    course = content / "course.toml"
+    course.write_text(course.read_text() + f'[math.macros]\nE = "{macro}"\n')
+    return content
+
+
+def test_a_later_build_takes_its_formulas_from_the_store_without_starting_v8(tmp_path, capsys, monkeypatch):
+    from unsmudge import formulas
+
+    code, err = build(tmp_path / "a", store_course(tmp_path / "a", monkeypatch), capsys)
+    assert code == 0, err
+    first = tree(tmp_path / "a" / "site")
+    (tmp_path / "b").mkdir()
+    store_course(tmp_path / "b", monkeypatch)
+    monkeypatch.setenv("UNSMUDGE_CACHE", str(tmp_path / "a" / "cache"))
+    monkeypatch.setattr(formulas, "_context", lambda: pytest.fail("V8 was started for a stored formula"))
+    code, err = build(tmp_path / "b", tmp_path / "b" / "content", capsys)
+    assert code == 0, err
+    assert tree(tmp_path / "b" / "site") == first
+
+
+def test_the_store_misses_when_the_formula_its_macros_or_temml_change(tmp_path, monkeypatch):
+    from unsmudge import formulas
+    from unsmudge.formulas import Formula, Store
+
+    inline, display = Formula("x^2", False), Formula("x^2", True)
+    Store(tmp_path).keep("{}", [(inline, (True, "<math>x²</math>")), (Formula("\\bad", False), (False, "no"))])
+    answers: dict = {}
+    assert Store(tmp_path).fill(answers, "{}", [inline]) == [] and answers == {inline: (True, "<math>x²</math>")}
+    assert Store(tmp_path).fill({}, '{"\\\\E": "E"}', [inline]) == [inline]
+    assert Store(tmp_path).fill({}, "{}", [display, Formula("x^3", False)]) == [display, Formula("x^3", False)]
+    assert Store(tmp_path).fill({}, "{}", [Formula("\\bad", False)]) == [Formula("\\bad", False)]  # not kept
+    monkeypatch.setattr(formulas, "TYPESET_PAGE", formulas.TYPESET_PAGE + "\n")
+    assert Store(tmp_path).fill({}, "{}", [inline]) == [inline]
+
+
+def test_a_changed_macro_is_typeset_again(tmp_path, capsys, monkeypatch):
+    code, err = build(tmp_path, store_course(tmp_path, monkeypatch), capsys)
+    assert code == 0 and "<mi>𝔼</mi>" in (tmp_path / "site" / "two.html").read_text(), err
+    (tmp_path / "content" / "course.toml").write_text(
+        (tmp_path / "content" / "course.toml").read_text().replace("\\\\mathbb{E}", "\\\\mathcal{E}"))
+    from unsmudge import formulas
+
+    monkeypatch.setattr(formulas, "_typeset", {})
+    code, err = build(tmp_path, tmp_path / "content", capsys)
+    page = (tmp_path / "site" / "two.html").read_text()
+    assert code == 0 and "𝔼" not in page and "ℰ" in page, err
+
+
+def test_a_broken_store_is_left_alone_and_no_store_when_unset(tmp_path, capsys, monkeypatch):
+    content = store_course(tmp_path, monkeypatch)
+    (tmp_path / "cache").mkdir()
+    (tmp_path / "cache" / "formulas.sqlite").write_bytes(b"not a database" * 100)
+    code, err = build(tmp_path, content, capsys)
+    assert code == 0 and "<math" in (tmp_path / "site" / "two.html").read_text(), err
+    from unsmudge import formulas
+
+    monkeypatch.setenv("UNSMUDGE_CACHE", "")
+    monkeypatch.setattr(formulas, "_store", None)
+    assert formulas.store() is None
+
 def test_a_macro_name_with_a_backslash_is_a_problem_at_its_line(tmp_path, capsys):
     content = mini_course(tmp_path)
     course = content / "course.toml"
@@ -188,6 +262,7 @@ def test_once_v8_runs_in_this_process_lessons_convert_without_forking(tmp_path, 
         raise Forked(method)
 
     monkeypatch.setattr(multiprocessing, "get_context", no_fork)
+    monkeypatch.setattr(formulas, "_store", (os.getpid(), None))  # no stored answers: V8 typesets
     formulas.typeset([formulas.Formula("x", False)], {})  # V8 runs in this process now
     assert formulas.engine_running()
     files = Builder(Options(content=tmp_path, jobs=2)).gather()

@@ -173,7 +173,9 @@ def main(argv=None) -> int:
     print(f"  of which decoding: {statistics.median(decode_times) * 1000:.0f} ms a frame (median); a U-Net step: "
           f"{(statistics.median(browser_times) - 26 * statistics.median(decode_times)) / 25 * 1000:.0f} ms")
     longest = max(tasks) if tasks else 0.0
-    print(f"longest task while drawing: {longest:.0f} ms ({len(tasks)} tasks over 50 ms in {runs} draws)")
+    typical = statistics.median(tasks) if tasks else 0.0
+    print(f"longest task while drawing: {longest:.0f} ms; median {typical:.0f} ms of the {len(tasks)} tasks over 50 ms "
+          f"in {runs} draws (a U-Net step or a frame's decoding: a click waits for one at most)")
     table = sizes(live)
     raw, packed = sum(r for _, r, _ in table), sum(g for _, _, g in table)
     print("download (each file once; the browser caches them):")

@@ -389,6 +389,8 @@
       x = next;
       steps.push({ index: i + 1, t: i + 1 < s.timesteps.length ? s.timesteps[i + 1] : 0, x: x, x0: null,
         noise: null });
+      await yieldToPage(); // the U-Net and the frame's decoding are two tasks: a click waits for one at most
+      if (signal && signal.cancelled) return null;
       await onStep(steps[i + 1], steps[i]);
     }
     var last = steps[steps.length - 1];

@@ -265,15 +265,22 @@ def _payload(folder: Path, settings: Settings) -> tuple[dict, dict]:
 
 
 def _quiet():
-    """diffusers' and torch.onnx's progress lines and warnings stay out of precompute's output."""
+    """diffusers' and torch.onnx's progress lines and warnings stay out of precompute's output (an error still
+    raises)."""
     import contextlib
     import io
+    import logging
     import warnings
 
     stack = contextlib.ExitStack()
     stack.enter_context(warnings.catch_warnings())
     warnings.simplefilter("ignore")
     stack.enter_context(contextlib.redirect_stdout(io.StringIO()))
+    stack.enter_context(contextlib.redirect_stderr(io.StringIO()))  # the loading progress bars
+    onnx_log = logging.getLogger("torch.onnx")  # "torchvision is not installed" for every part
+    level = onnx_log.level
+    onnx_log.setLevel(logging.ERROR)
+    stack.callback(onnx_log.setLevel, level)
     return stack
 
 

@@ -126,7 +126,8 @@ class Store:
 
         if self.db is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(self.path, timeout=30)
+            # serve's watcher and request threads may both typeset; SQLite serialises them itself
+            self.db = sqlite3.connect(self.path, timeout=30, check_same_thread=sqlite3.threadsafety != 3)
             # a lost write costs one formula typeset again: no fsync; WAL lets forked workers read while one writes
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=OFF")

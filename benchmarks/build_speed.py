@@ -15,10 +15,10 @@ the first lesson a hundred. unsmudge typesets them at build time; MkDocs-Materia
 sets it up, wraps them with arithmatex and KaTeX renders them in the browser (KaTeX comes from the npm
 registry: `npm pack katex`, so npm is needed for that half). unsmudge is timed twice: a first build (its
 formula store emptied before each run, so Temml typesets every formula in V8) and a rebuild (the store
-filled by the build before: V8 is not started). Each row ends with the 1-minute load average after it. Besides build times it compares, for the
-first lesson, the page weight (what the browser fetched, gzipped where a server would) and the time
-from navigation to rendered math in headless Chromium (Playwright; `UNSMUDGE_CHROMIUM`, default
-/usr/bin/chromium), best of --repeat cold loads from a local HTTP server.
+filled by the build before: V8 is not started). Each row ends with the 1-minute load average after it.
+Besides build times it compares, for the first lesson, the page weight (what the browser fetched, gzipped
+where a server would) and the time from navigation to rendered math in headless Chromium (Playwright;
+`UNSMUDGE_CHROMIUM`, default /usr/bin/chromium), best of --repeat cold loads from a local HTTP server.
 """
 
 from __future__ import annotations

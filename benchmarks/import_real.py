@@ -74,7 +74,8 @@ KINDS = [
     ("image from another host", re.compile(r"'([^']*)' would be loaded from another host")),
     ("absolute link", re.compile(r"link '([^']*)' is absolute")),
 ]
-BLOCK_TAG = re.compile(r"</?(?:p|div|li|ul|ol|td|th|tr|table|h[1-6]|blockquote|details|summary|section|article)\b[^>]*>")
+BLOCK_TAG = re.compile(r"</?(?:p|div|li|ul|ol|td|th|tr|table|h[1-6]|blockquote|details|summary|section|article)"
+                       r"\b[^>]*>")
 # raw TeX in a page's text: a pair of $$ around TeX (a lone "$$" is also prose's money, as in "how much $$ was
 # spent"), \( or \[, or a $ hugging a formula
 TEX = re.compile(r"\$\$[^$]*?[\\^_{}=][^$]*?\$\$|\\\(|\\\[|(?<![\\$\w])\$(?=\S)[^$\n<]+(?<=\S)\$(?!\w)")

@@ -72,8 +72,10 @@ def test_lead_paragraph(text, lead):
 
 @pytest.mark.parametrize("text, expected", [
     # a centred formula in raw HTML: GitHub shows it, so the build must read the element's markdown
-    ('<p align="center">\n    $x = \\frac{a}{b}$\n</p>\n', '<p align="center" markdown="1">\n    $x = \\frac{a}{b}$\n</p>\n'),
-    ("<div>\n<p>$x$</p>\n<img src='a.png'>\n</div>\n", "<div markdown=\"1\">\n<p markdown=\"1\">$x$</p>\n<img src='a.png'>\n</div>\n"),
+    ('<p align="center">\n    $x = \\frac{a}{b}$\n</p>\n',
+     '<p align="center" markdown="1">\n    $x = \\frac{a}{b}$\n</p>\n'),
+    ("<div>\n<p>$x$</p>\n<img src='a.png'>\n</div>\n",
+     "<div markdown=\"1\">\n<p markdown=\"1\">$x$</p>\n<img src='a.png'>\n</div>\n"),
     ("<br>\n<p>$x$</p>\n<p>none</p>\n", '<br>\n<p markdown="1">$x$</p>\n<p>none</p>\n'),  # <br> closes nothing
     ("<p>costs $5</p>\n", "<p>costs $5</p>\n"),  # no formula: raw HTML stays as written
     ("`<p>$x$</p>`\n", "`<p>$x$</p>`\n"),  # code

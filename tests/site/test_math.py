@@ -127,7 +127,8 @@ def test_a_formula_the_renderer_rejects_is_a_problem(tmp_path, capsys, body, exp
 
 
 def test_mathjax_only_commands_are_typeset(tmp_path, capsys):
-    """\\mbox and \\displaylines are MathJax's (Material for MkDocs, Jupyter), not Temml's: courses moved in use them."""
+    """\\mbox and \\displaylines are MathJax's (Material for MkDocs, Jupyter), not Temml's: moved-in courses
+    use them."""
     body = ("Inline $\\displaylines{a = b \\\\ c = d}$ and $\\mbox{if } x$.\n\n"
             "$$\n\\displaylines{\n  f(x) = 0 \\\\\n  g(x) = 1\n}\n$$\n")
     content = mini_course(tmp_path, **{"lessons/two.md": LESSON.format(body=body)})

@@ -297,3 +297,40 @@ What this part is about.
 """, "markdown")
     assert course(content)["tracks"] == [{"id": "part-one", "title": "Part one", "description":
                                           "What this part is about."}]
+
+
+def test_a_link_to_a_notebook_page_of_mkdocs_jupyter_goes_to_the_notebook_file(tmp_path, capsys):
+    """mkdocs-jupyter served notebooks/trees.py as the page notebooks/trees/: the course links the file."""
+    content, report = imported(tmp_path, capsys, """
+-- mkdocs.yml --
+site_name: Notebooks
+plugins:
+  - mkdocs-jupyter:
+      include: ["*.py"]
+-- docs/trees/forest.md --
+# Random forests
+
+[The notebook](../../notebooks/trees/#a-heading), [another](../../notebooks/grid), [a file](../notes/)
+-- docs/notebooks/trees.py --
+# # Trees
+-- docs/notebooks/grid.ipynb --
+{}
+-- docs/notes.ipynb --
+{}
+""")
+    forest = (content / "lessons/forest.md").read_text(encoding="utf-8")
+    assert "[The notebook](../media/notebooks/trees.py#a-heading)" in forest
+    assert "[another](../../notebooks/grid)" in forest  # include names only *.py: not a page of the source
+    assert "[a file](../notes/)" in forest
+    assert (content / "media/notebooks/trees.py").read_text() == "# # Trees\n"
+    assert "a link to one goes to the notebook's file" in report
+    code, err = build(capsys, content, tmp_path / "site")
+    assert code == 1 and "notebooks/grid" in err and "trees.py" not in err and "notes" in err
+
+
+def test_the_notebook_plugins_pages():
+    from unsmudge.importer.mkdocs import _notebook_pages
+
+    assert _notebook_pages({"mkdocs-jupyter": None}) == (".ipynb", ".py")  # its default include
+    assert _notebook_pages({"mkdocs-jupyter": {"include": ["*.ipynb"]}, "search": None}) == (".ipynb",)
+    assert _notebook_pages({"mknotebooks": {}}) == (".ipynb",) and _notebook_pages({"search": None}) == ()

@@ -28,10 +28,13 @@ class Resolver:
     """Reads a link as its readers followed it. A folder means its index page, or its first page when it
     has none; `page` without `.md` finds `page.md`. With `directory_urls` (MkDocs' default, where page
     `a/b.md` is served as `a/b/`) a path that names nothing from the file's folder is read from the
-    page's address, as the browser did."""
+    page's address, as the browser did. `notebook_pages`: the suffixes of files a plugin served as pages
+    (mkdocs-jupyter's `.ipynb`, `.py`): `notebooks/x` finds `notebooks/x.ipynb`, carried as a file."""
 
-    def __init__(self, root: Path, pages: list[PurePosixPath], directory_urls: bool = False):
+    def __init__(self, root: Path, pages: list[PurePosixPath], directory_urls: bool = False,
+                 notebook_pages: tuple[str, ...] = ()):
         self.root, self.pages, self.directory_urls = root, set(pages), directory_urls
+        self.notebook_pages = notebook_pages
         self.first_page: dict[PurePosixPath, PurePosixPath] = {}
         for page in sorted(pages, key=lambda p: (len(p.parts), natural_key(p.as_posix()))):
             for folder in page.parents:
@@ -67,6 +70,10 @@ class Resolver:
                 return candidate, "page"
         if rel in self.first_page:
             return self.first_page[rel], "page"
+        notebooks = [rel.with_name(rel.name + suffix) for suffix in self.notebook_pages if rel.name]
+        for notebook in notebooks:
+            if (self.root / notebook).is_file():
+                return notebook, "file"
         if rel.suffix.lower() != ".md" and (self.root / rel).is_file():
             return rel, "file"
         if (self.root / rel).is_dir():

@@ -83,8 +83,8 @@ PLUGINS = {  # what each did; None: unsmudge does it too, or the import used it
     "git-revision-date-localized": "each page's last change date, from git",
     "git-committers": "each page's contributors, from git",
     "git-authors": "each page's authors, from git",
-    "mkdocs-jupyter": "Jupyter notebooks as pages",
-    "mknotebooks": "Jupyter notebooks as pages",
+    "mkdocs-jupyter": "Jupyter notebooks as pages (a link to one goes to the notebook's file, copied into media/)",
+    "mknotebooks": "Jupyter notebooks as pages (a link to one goes to the notebook's file, copied into media/)",
     "macros": "Jinja variables and macros in pages ({{ ... }})",
     "literate-nav": "the navigation written as a markdown list (SUMMARY.md)",
     "glightbox": "images opening in a lightbox",
@@ -137,7 +137,8 @@ def read_project(path: Path, skip: Path | None = None) -> Source:
         base_url = ""
     return Source(docs, shown, text_value(config.get("site_name")) or config_path.parent.resolve().name, nav, pages,
                   notes, text_value(config.get("site_description")), base_url, text_value(theme.get("language")),
-                  directory_urls=config.get("use_directory_urls", True) is not False)
+                  directory_urls=config.get("use_directory_urls", True) is not False,
+                  notebook_pages=_notebook_pages(plugins))
 
 
 def _settings(path: Path) -> tuple[dict, str, str]:
@@ -162,6 +163,17 @@ def _merge(base: dict, over: dict) -> dict:
         merged[key] = _merge(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) \
             else value
     return merged
+
+
+def _notebook_pages(plugins: dict) -> tuple[str, ...]:
+    """The suffixes of the files a notebook plugin served as pages: mkdocs-jupyter's `include` (by default
+    `*.py` and `*.ipynb`), mknotebooks' `.ipynb`."""
+    suffixes = [".ipynb"] if "mknotebooks" in plugins else []
+    if "mkdocs-jupyter" in plugins:
+        options = plugins["mkdocs-jupyter"] if isinstance(plugins["mkdocs-jupyter"], dict) else {}
+        include = options.get("include") or ["*.py", "*.ipynb"]
+        suffixes += [suffix for suffix in (".ipynb", ".py") if any(str(p).endswith(suffix) for p in include)]
+    return tuple(dict.fromkeys(suffixes))
 
 
 def _named(value) -> dict[str, object]:

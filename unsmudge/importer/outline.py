@@ -57,10 +57,11 @@ class Source:
     # pages off the nav that nothing links to are the repository's, not the course's (left out, no drafts)
     github: bool = False
     directory_urls: bool = False  # MkDocs served page a/b.md as a/b/ (see links.Resolver)
+    notebook_pages: tuple[str, ...] = ()  # suffixes of the files a plugin served as pages (see links.Resolver)
     source_url: str = ""  # where the source is published, for links to what the course does not carry
 
     def resolver(self) -> Resolver:
-        return Resolver(self.root, self.pages, self.directory_urls)
+        return Resolver(self.root, self.pages, self.directory_urls, self.notebook_pages)
 
 
 @dataclass

@@ -205,6 +205,20 @@ def test_view_switch_changes_the_picture(watch):
 
 
 @pytest.mark.parametrize("origin", ["file"], indirect=True)
+def test_typing_in_a_text_field_of_the_demo_is_not_a_shortcut(watch):
+    """A demo may hold a text field (the live mode's prompt): "r", "n", "k" and "1"-"4" typed there are letters."""
+    page, root = open_demo(watch)
+    root.evaluate("root => { const f = document.createElement('input'); f.type = 'text'; f.id = 'typed';"
+                  " f.setAttribute('aria-label', 'words'); root.appendChild(f); }")
+    page.locator("#typed").type("rn2k")
+    expect(page.locator("#typed")).to_have_value("rn2k")
+    page.wait_for_timeout(300)  # a play would have moved the slider by now (FRAME_MS = 100)
+    assert valuetext(root) == "T = 999"
+    expect(root.get_by_label("Image", exact=True)).to_be_checked()
+    watch.assert_clean()
+
+
+@pytest.mark.parametrize("origin", ["file"], indirect=True)
 def test_step_buttons_and_live_region(watch):
     page, root = open_demo(watch)
     live = root.locator("[data-live]")

@@ -247,7 +247,9 @@
       return;
     }
     if (event.ctrlKey || event.metaKey || event.altKey || this.range.disabled) return;
-    if (target.tagName === "SELECT" || target.isContentEditable) return;
+    // typing (a prompt of one's own) is not a shortcut
+    if (target.tagName === "SELECT" || target.tagName === "TEXTAREA" || target.isContentEditable ||
+        (target.tagName === "INPUT" && !/^(range|radio|checkbox|button|submit)$/.test(target.type))) return;
     var key = event.key.toLowerCase();
     var handled = true;
     if (key === "n") this.play("forward");

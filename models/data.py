@@ -118,8 +118,16 @@ def load(folder: Path) -> tuple[list[Emoji], np.ndarray]:
     return [Emoji(**e) for e in entries], np.load(folder / "pictures.npy")
 
 
+def write_captions(model: Path) -> None:
+    """The captions the model learned, one list (lowercase, sorted, each once), as `captions.json` in the
+    model's folder: the live mode's export ships them so the page can tell what the model can draw."""
+    captions = sorted({" ".join(c.lower().split()) for e in collect()[0] for c in e.captions} - {""})
+    (model / "captions.json").write_text(json.dumps(captions, ensure_ascii=False, indent=0) + "\n", encoding="utf-8")
+
+
 if __name__ == "__main__":
     target = Path(__file__).parent / ".data"
     save(target)
+    write_captions(Path(__file__).parent / "emoji64")
     emoji, pictures = load(target)
     print(f"{len(emoji)} emoji, {sum(len(e.captions) for e in emoji)} captions, pictures {pictures.shape} -> {target}")

@@ -126,6 +126,9 @@ class DemoSpec(BaseModel):
     vae_tiling: bool = False
     frames: Frames = Frames()
     prompts: list[str] = Field(min_length=1)
+    # "Draw your own": the learner types a prompt and the model runs in the page (precompute exports it to
+    # build/live-<key>/, the build copies it; see `find_live_for`)
+    draw: bool = False
 
     @field_validator("size")
     @classmethod
@@ -223,6 +226,17 @@ class DemoSpec(BaseModel):
         if any(g < 0 for g in scales):
             raise ValueError("guidance scales must be 0 or more")
         return scales
+
+    @model_validator(mode="after")
+    def _live(self) -> "DemoSpec":
+        """The live run replaces panel 0 and runs one DDIM schedule: no comparison, no other scheduler."""
+        if self.draw and self.compare:
+            raise ValueError(f"draw = true shows the learner's own run in place of the first panel, which "
+                             f"compare = \"{self.compare}\" needs; remove one of them")
+        if self.draw and self.scheduler != "ddim":
+            raise ValueError(f"draw = true runs DDIM in the page, not '{self.scheduler}'; set scheduler = "
+                             "\"ddim\", or remove draw")
+        return self
 
     @model_validator(mode="after")
     def _pinned_revision(self) -> "DemoSpec":
@@ -474,3 +488,57 @@ def find_results(frames_dir: Path) -> dict[str, list[tuple[Path, RunRecord]]]:
         if record is not None:
             found.setdefault(record.spec_hash, []).append((run_json.parent, record))
     return found
+
+
+# The live mode's export (unsmudge/precompute/export.py writes it, the build reads it): a folder
+# build/live-<key>/ holding the page's classic scripts and live.json, written last, which lists them.
+LIVE_FORMAT = 1  # bump when the folder's layout or the payload the page reads changes
+LIVE_PREFIX = "live-"
+LIVE_MANIFEST = "live.json"
+LIVE_SCRIPT = "model.js"
+LIVE_CAPTIONS = "captions.js"
+LIVE_SETTINGS = ("steps", "timestep_spacing", "size", "negative_prompt")  # the spec's settings an export holds
+
+
+def find_live(frames_dir: Path, key: str) -> Path | None:
+    """The complete export of `key` in `frames_dir`, or None (a folder counts once its live.json names its key
+    and every file it lists has the recorded size)."""
+    folder = Path(frames_dir) / f"{LIVE_PREFIX}{key}"
+    manifest = _live_manifest(folder)
+    return folder if manifest is not None and manifest.get("key") == key else None
+
+
+def _live_manifest(folder: Path) -> dict | None:
+    try:
+        manifest = json.loads((folder / LIVE_MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(manifest, dict) or manifest.get("format") != LIVE_FORMAT:
+        return None
+    for name, entry in manifest.get("files", {}).items():
+        path = folder / name
+        if not path.is_file() or path.stat().st_size != entry.get("bytes"):
+            return None
+    return manifest
+
+
+def live_exports(frames_dir: Path, identity: ModelIdentity, spec: DemoSpec) -> list[tuple[Path, str]]:
+    """(folder, key) of every complete export of the model `identity` names (the demo's runs record it, so the
+    build needs no weights) with the spec's steps, spacing, size and negative prompt: newest first."""
+    wanted = {name: getattr(spec, name) for name in LIVE_SETTINGS}
+    found = []
+    for folder in Path(frames_dir).glob(f"{LIVE_PREFIX}*"):
+        manifest = _live_manifest(folder)
+        if (manifest is None or folder.name != LIVE_PREFIX + str(manifest.get("key"))
+                or manifest.get("model") != identity.model_dump()):
+            continue
+        settings = manifest.get("settings", {})
+        if all(settings.get(name) == value for name, value in wanted.items()):
+            found.append((folder.stat().st_mtime_ns, folder.name, folder, manifest["key"]))
+    return [(folder, key) for _, _, folder, key in sorted(found, reverse=True)]
+
+
+def find_live_for(frames_dir: Path, identity: ModelIdentity, spec: DemoSpec) -> tuple[Path, str] | None:
+    """The export a demo's page uses: the newest of `live_exports` (precompute removes the others), or None."""
+    exports = live_exports(frames_dir, identity, spec)
+    return exports[0] if exports else None

@@ -14,8 +14,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from unsmudge.contract import (SCHEDULER_NAMES, DemoSpec, Run, RunRecord, find_results, load_demos, model_source,
-                               plan_runs, values_of)
+from unsmudge.contract import (LIVE_CAPTIONS, LIVE_SCRIPT, SCHEDULER_NAMES, DemoSpec, Run, RunRecord, find_live_for,
+                               find_results, load_demos, model_source, plan_runs, values_of)
 from unsmudge.problems import Problem, ProblemsFound, display_path
 
 FILMSTRIP = 6  # frames in the filmstrip shown without JavaScript
@@ -36,6 +36,9 @@ class Demo:
     missing: bool = False  # serve only: frames not computed yet, a placeholder is shown
     # frame files to copy: site path (frames/<hash>.<ext>) -> source file
     files: dict[str, Path] = field(default_factory=dict)
+    # draw = true: the live export's key, the site paths of its scripts and the form's first seed and guidance
+    # ({key, model, captions, seed, guidance}); None without draw
+    draw: dict | None = None
 
     @property
     def shown(self) -> list[dict]:
@@ -89,7 +92,7 @@ def gather_demos(content_dir: Path, frames_dir: Path, used: dict[str, list[tuple
         spec = specs[demo_id]
         demo = Demo(demo_id, spec.title, spec.description, model_sentence(spec, content_dir), spec.compare)
         shown_spec = display_path(Path(content_dir) / "demos" / f"{demo_id}.toml")
-        missing = []
+        missing, identity = [], None
         planned = plan_runs(demo_id, spec)
         for run in planned:
             found = results.get(run.spec_hash)
@@ -107,6 +110,7 @@ def gather_demos(content_dir: Path, frames_dir: Path, used: dict[str, list[tuple
                 continue
             folder, record = found[0]  # several dtypes of the same weights: the first folder by name
             demo.runs.append(_run(run, spec, folder, record, demo))
+            identity = record.model
         if missing:
             if allow_missing:
                 demo.missing, demo.runs, demo.files = True, [], {}
@@ -118,6 +122,16 @@ def gather_demos(content_dir: Path, frames_dir: Path, used: dict[str, list[tuple
                     f"run `unsmudge precompute` (it writes them to {display_path(frames_dir)})"))
         else:
             demo.choices = choices(spec, planned)
+            if spec.draw and identity is not None:
+                live = find_live_for(frames_dir, identity, spec)
+                if live is not None:
+                    demo.draw = {**_live(*live, demo), "seed": spec.seeds[0], "guidance": spec.guidance[0]}
+                elif not allow_missing:  # keep-going and serve show the demo without its Draw form
+                    problems.append(Problem(
+                        shown_spec, "key 'draw'", f"demo '{demo_id}' has draw = true but {display_path(frames_dir)} "
+                        f"holds no live export of its model for {spec.steps} steps at {spec.size} px",
+                        f"run `unsmudge precompute` (it exports the model to {display_path(frames_dir)}/live-<key>/), "
+                        "or remove draw"))
         demos[demo_id] = demo
     if problems:
         raise ProblemsFound(problems)
@@ -195,6 +209,16 @@ def _url(source: Path, demo: Demo) -> str:
     url = f"frames/{digest}{source.suffix}"
     demo.files[url] = source
     return url
+
+
+def _live(folder: Path, key: str, demo: Demo) -> dict:
+    """The live export as the page reads it: its scripts at live/<key>/ (the key changes with any byte),
+    recorded in `demo.files` to copy."""
+    urls = {}
+    for what, name in (("model", LIVE_SCRIPT), ("captions", LIVE_CAPTIONS)):
+        urls[what] = f"live/{key}/{name}"
+        demo.files[urls[what]] = folder / name
+    return {"key": key, **urls}
 
 
 def _run(run: Run, spec: DemoSpec, folder: Path, record: RunRecord, demo: Demo) -> dict:

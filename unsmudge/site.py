@@ -27,12 +27,15 @@ from unsmudge.course import RESERVED, CourseFile, Lesson, load_lesson, read_cour
 from unsmudge.markdown import DEMO_MARK, Converted, LessonRenderer, check_anchors, fence_line
 from unsmudge.problems import Problem, ProblemsFound, display_path, ordered
 from unsmudge.search import search_script
-from unsmudge.theme import Theme
+from unsmudge.theme import LIVE, Theme
 
 MATH_ASSETS = "math/"  # the theme's static/math/: only in a site with formulas
 MATH_STYLESHEET = "math/math.css"
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "media-src 'self'")
+# A page with a draw demo: onnxruntime-web compiles WebAssembly and imports its glue from a data: URL (a page
+# on file:// can neither fetch the binary nor import a module file): exactly those two, nothing more.
+CSP_DRAW = CSP.replace("script-src 'self'", "script-src 'self' 'wasm-unsafe-eval' data:")
 DEFAULT_EPOCH = 315532800  # 1980-01-01, the earliest date a zip entry can hold
 
 
@@ -94,6 +97,9 @@ class Builder:
         self.problems = ordered(problems)
         self.search_url = self.theme.add_asset("search-index.js", self.search_index())
         self.math_styles = self._math_stylesheet()
+        if not any(demo.draw for demo in self.demos.values()):  # the live mode's runtime: only where it runs
+            for rel in [rel for rel in self.theme.assets if rel.startswith(LIVE)]:
+                del self.theme.assets[rel]
         files: dict[str, bytes | Path] = {}
         try:
             for lesson in self.course.lessons:
@@ -233,7 +239,8 @@ class Builder:
         course = self.course
         return {"course": course.config, "lessons": course.lessons, "pages": course.pages, "tracks": self.tracks,
                 "csp": CSP, "problems": self.problems,
-                "search_url": self.search_url, "lesson": None, "has_live_demo": False, "has_math": False}
+                "search_url": self.search_url, "lesson": None, "has_live_demo": False, "has_draw": False,
+                "has_math": False}
 
     def _page(self, template: str, **extra) -> bytes:
         return self.theme.render(template, **{**self._context(), **extra}).encode()
@@ -256,6 +263,7 @@ class Builder:
             read_next=read_next,
             prerequisites=[course.by_id[i] for i in lesson.meta.prerequisites if i in course.by_id],
             track=course.track(lesson.meta.track), has_live_demo=any(not d.missing for d in demos),
+            has_draw=any(d.draw for d in demos), csp=CSP_DRAW if any(d.draw for d in demos) else CSP,
             has_math=converted.has_math, download=self._download(lesson) if lesson.notebook else None)
 
     def render_page(self, page: Lesson) -> bytes:

@@ -2,6 +2,8 @@
 
 Static `.css` and `.js` files get content-hashed names (`assets/css/site.3f2a9c1e07.css`) so a CDN may
 cache them forever; a page refers to them through `asset('css/site.css')`, which returns the hashed URL.
+The theme's `live/` folder (the live mode's draw.js and runtime) becomes assets under `live/`, which the build
+leaves out of a site without a draw demo.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import jinja2
 from pygments.formatters import HtmlFormatter
 
 HASHED = (".css", ".js")
+LIVE = "live/"  # the theme's live/ folder (the live mode's scripts and runtime), as assets under this prefix
 
 
 def default_theme() -> Path:
@@ -62,9 +65,9 @@ class Theme:
         """Every static file, the course's overriding the theme's; plus generated ones."""
         sources: dict[str, bytes] = {}
         for folder in reversed(self.folders):
-            static = folder / "static"
-            for path in sorted(p for p in static.rglob("*") if p.is_file()):
-                sources[path.relative_to(static).as_posix()] = path.read_bytes()
+            for files, prefix in ((folder / "static", ""), (folder / "live", LIVE)):
+                for path in sorted(p for p in files.rglob("*") if p.is_file()):
+                    sources[prefix + path.relative_to(files).as_posix()] = path.read_bytes()
         sources["css/pygments.css"] = pygments_css()
         return {rel: self._asset(rel, data) for rel, data in sorted(sources.items())}
 

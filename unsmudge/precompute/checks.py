@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from unsmudge.contract import EMBEDDED, HUB_ID, DemoSpec, values_of
+from unsmudge.precompute import export
 from unsmudge.precompute.weights import fast_decoder_folder, model_folder
 from unsmudge.problems import Problem, ProblemsFound, display_path
 
@@ -199,6 +200,8 @@ def check_model(demo_file: Path, spec: DemoSpec, content_dir: Path) -> list[Prob
     if spec.fast_decoder:
         problems += _check_folder(spec, fast_decoder_folder(spec, content_dir), shown, "fast_decoder",
                                   pipeline=False)
+    if spec.draw and not problems:
+        problems += export.check(spec, content_dir, shown)
     return problems
 
 

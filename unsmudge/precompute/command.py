@@ -17,8 +17,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from unsmudge.contract import (DemoSpec, ModelIdentity, Run, RunRecord, find_results, load_demos, model_source,
-                               plan_runs)
+from unsmudge.contract import (LIVE_PREFIX, DemoSpec, ModelIdentity, Run, RunRecord, find_live_for, find_results,
+                               live_exports, load_demos, model_source, plan_runs)
+from unsmudge.precompute import export
 from unsmudge.precompute.checks import check_model, model_warnings
 from unsmudge.precompute.store import TMP_PREFIX, clean_stale
 from unsmudge.precompute.weights import model_folder, model_identity
@@ -112,6 +113,7 @@ class Plan:
     runs: list[Run]  # each run once: a run two demos share is listed under the first
     todo: list[Run]
     identities: dict[str, ModelIdentity]
+    absent: set[str]  # demos whose local model is not on this machine (their runs are all finished)
 
     def summary(self, demo_id: str) -> str:
         """'3 run(s), 1 to do', and which demo computes the runs this one shares."""
@@ -154,6 +156,8 @@ def plan(args) -> Plan:
     for demo_id, spec in demos.items():
         if demo_id not in hub and demo_id not in absent:
             problems += check_model(demo_file(content, demo_id), spec, content)
+        elif demo_id in hub and spec.draw:  # the live mode exports from a local folder only
+            problems += export.check(spec, content, display_path(demo_file(content, demo_id)))
     if problems:
         raise ProblemsFound(problems)
     identities = {demo_id: absent.get(demo_id) or model_identity(spec, content) for demo_id, spec in demos.items()}
@@ -181,7 +185,7 @@ def plan(args) -> Plan:
     for demo_id in sorted(set(demos) - (hub - waiting) - set(absent)):
         for warning in model_warnings(demo_file(content, demo_id), demos[demo_id], content):
             say(f"warning: {warning}", err=True)
-    return Plan(demos, by_demo, runs, todo, identities)
+    return Plan(demos, by_demo, runs, todo, identities, set(absent))
 
 
 def finished_identity(out: Path, runs: list[Run]) -> ModelIdentity | None:
@@ -236,6 +240,7 @@ def _run(args) -> int:
         clean_stale(out)  # temp folders of killed runs (their process is gone)
     if not todo:
         _prune(out, planned)
+        export_live(args, planned)
         say(f"precompute: everything is cached; results are in {shown_out}/ ({time.monotonic() - started:.1f} s)")
         return 0
     compute = diffusion_stack(len(todo))  # a clear message when torch is missing, on every path
@@ -245,6 +250,7 @@ def _run(args) -> int:
         status = compute(args, demos, todo, planned.identities)
     if status == 0:
         _prune(out, planned)
+        export_live(args, planned)
         say(f"precompute: done, {len(todo)} run(s) computed in {time.monotonic() - started:.1f} s; "
             f"results are in {shown_out}/ (one folder per run, each with run.json)")
     return status
@@ -254,6 +260,52 @@ def _prune(out: Path, planned: Plan) -> None:
     if is_main() and not os.environ.get(CHILD_ENV):
         for folder in prune_superseded(out, planned):
             say(f"  removed {display_path(folder)}: made from earlier weights of its model")
+
+
+def export_live(args, planned: Plan) -> None:
+    """The model of each demo with `draw = true`, exported for the page (build/live-<key>/, export.py) unless
+    it is there; then older exports of the same model and settings are removed, as superseded runs are."""
+    if not is_main() or os.environ.get(CHILD_ENV):
+        return
+    content, out = Path(args.content), Path(args.out)
+    for demo_id, spec in planned.demos.items():
+        if not spec.draw:
+            continue
+        identity = planned.identities[demo_id]
+        if demo_id in planned.absent:  # a checkout without the model: keep what is there
+            if find_live_for(out, identity, spec) is None:
+                raise ProblemsFound([Problem(display_path(demo_file(content, demo_id)), "key 'draw'",
+                                             f"the live mode needs the model '{spec.model}' to export it, and it "
+                                             "is not here", "run precompute where the model is, or remove draw")])
+            continue
+        started = time.monotonic()
+        before = {p.name for p in out.glob(f"{LIVE_PREFIX}*")}
+        shown = display_path(demo_file(content, demo_id))
+        try:
+            folder = export.export(spec, content, out, shown)
+        except ModuleNotFoundError as err:
+            if (err.name or "").split(".")[0] not in STACK | {"onnx", "onnxscript"}:
+                raise
+            raise ProblemsFound([Problem(shown, "key 'draw'", f"the live mode's export needs the package "
+                                         f"'{err.name}', which is not installed",
+                                         "pip install 'unsmudge[precompute]'")]) from None
+        how = "cached" if folder.name in before else f"exported in {time.monotonic() - started:.1f} s"
+        say(f"  {demo_id}: live mode -> {display_path(folder)}/ ({how})")
+        for old in prune_live(out, folder, identity, spec):
+            say(f"  removed {display_path(old)}: an earlier export of the same model")
+
+
+def prune_live(out: Path, current: Path, identity: ModelIdentity, spec: DemoSpec) -> list[Path]:
+    """The other exports of this model with this spec's settings (another exporter version, older captions),
+    removed."""
+    removed = []
+    for folder, _ in live_exports(out, identity, spec):
+        if folder != current:
+            aside = folder.with_name(f"{TMP_PREFIX}old-{folder.name}-{os.getpid()}")
+            os.replace(folder, aside)  # gone from the build stage's view at once, deleted after
+            shutil.rmtree(aside, ignore_errors=True)
+            removed.append(folder)
+    return removed
 
 
 STACK = {"torch", "diffusers", "transformers", "accelerate", "safetensors", "PIL", "tqdm", "scipy"}

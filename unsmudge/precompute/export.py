@@ -35,16 +35,16 @@ from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from unsmudge.contract import DemoSpec
+from unsmudge.contract import LIVE_CAPTIONS as CAPTIONS_SCRIPT
+from unsmudge.contract import LIVE_FORMAT, LIVE_SETTINGS, DemoSpec
+from unsmudge.contract import LIVE_MANIFEST as MANIFEST
+from unsmudge.contract import LIVE_PREFIX as PREFIX
+from unsmudge.contract import LIVE_SCRIPT as SCRIPT
+from unsmudge.contract import find_live as find
 from unsmudge.precompute.store import TMP_PREFIX, write_text_atomic
 from unsmudge.precompute.weights import model_folder, model_identity
 from unsmudge.problems import Problem, ProblemsFound
 
-LIVE_FORMAT = 1  # bump when the folder's layout or the payload the page reads changes
-PREFIX = "live-"
-MANIFEST = "live.json"
-SCRIPT = "model.js"
-CAPTIONS_SCRIPT = "captions.js"
 GLOBAL = "unsmudgeLive"  # the page-wide object the classic scripts fill
 CAPTIONS = "captions.json"  # a model folder's list of the captions it was trained on (optional)
 OPSET = 18
@@ -81,7 +81,7 @@ class Settings:
 
     @classmethod
     def of(cls, spec: DemoSpec, storage: Storage | None = None) -> Settings:
-        return cls(spec.steps, spec.timestep_spacing, spec.size, spec.negative_prompt, storage or Storage())
+        return cls(*(getattr(spec, name) for name in LIVE_SETTINGS), storage or Storage())
 
 
 def versions() -> dict[str, str]:
@@ -145,23 +145,6 @@ def read_captions(folder: Path) -> list[str]:
 def clean_captions(captions) -> list[str]:
     """Lowercase, single spaces, each once, sorted: as draw.js compares a typed prompt with them."""
     return sorted({" ".join(str(c).lower().split()) for c in captions} - {""})
-
-
-def find(out_dir: Path, key: str) -> Path | None:
-    """The complete export of `key` in `out_dir`, or None (a folder counts once its live.json names its key
-    and every file it lists has the recorded size)."""
-    folder = Path(out_dir) / f"{PREFIX}{key}"
-    try:
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if manifest.get("format") != LIVE_FORMAT or manifest.get("key") != key:
-        return None
-    for name, entry in manifest.get("files", {}).items():
-        path = folder / name
-        if not path.is_file() or path.stat().st_size != entry.get("bytes"):
-            return None
-    return folder
 
 
 def export(spec: DemoSpec, content_dir: Path, out_dir: Path, demo_file: str, storage: Storage | None = None,

@@ -93,3 +93,18 @@ def test_the_404_page_keeps_its_styles_and_links_at_any_missing_path(browser, bu
     finally:
         context.close()
         shutil.rmtree(built_site / "gone")
+
+
+@pytest.mark.parametrize("origin", ["file"], indirect=True)
+def test_a_table_columns_alignment_shows(watch):
+    """Markdown's |:-:| and |--:| columns are written as align= (an inline style would break the CSP); the
+    stylesheet must not override them with its left alignment."""
+    page = watch.goto("first-steps.html")
+    aligned = page.evaluate("""() => {
+        const t = document.createElement('table');
+        t.innerHTML = '<tr><th align="center">a</th><td align="right">b</td><td>c</td></tr>';
+        document.querySelector('main').appendChild(t);
+        return [...t.querySelectorAll('th, td')].map(c => getComputedStyle(c).textAlign);
+    }""")
+    assert aligned == ["center", "right", "left"]
+    watch.assert_clean()

@@ -3,16 +3,20 @@ much it downloads, and how close its frames are to precompute's.
 
     python benchmarks/live_mode.py [--repeats 3] [--prompts rocket "a red heart" octopus]
 
-Exports the embedded model (unsmudge/precompute/export.py) into a temp folder, opens the test harness
-(tests/browser/draw_harness/) from file:// in headless Chromium (/usr/bin/chromium) and draws each prompt:
-25 guided DDIM steps (the U-Net's batch of two), and the image view decoded at every step, as the page
-shows it. Baseline, run side by side (passes interleaved, so a busy neighbour slows both): the same work in
-torch on the CPU with one thread (the page has one), i.e. precompute's pipeline. Prints
+Builds the browser tests' course (tests/browser/test_draw.py: one demo with draw = true; `unsmudge precompute`
+computes its runs and exports the embedded model, `unsmudge build` makes the site) in a temp folder, opens its
+page from file:// in headless Chromium (/usr/bin/chromium) and draws each prompt: 25 guided DDIM steps (the
+U-Net's batch of two), and the image view decoded at every step, as the page shows it. Baseline, run side by
+side (passes interleaved, so a busy neighbour slows both): the same work in torch on the CPU with one thread
+(the page has one), i.e. precompute's pipeline. Prints
+- the export's time (precompute, once per model) and the live files the build added to the site;
+- in the built page, Draw pressed: the time to the first frame in the slider (runtime and model loaded) and to
+  the last (`data-draw-first-ms`, `data-draw-ms`);
 - time to draw (target < 6 s) and the ratio to torch; the first load (runtime + model) apart;
 - the longest task on the page's main thread while drawing (PerformanceObserver "longtask"): how long a
   click may wait;
-- the download: every file the live mode loads, raw and gzip -9 (as a static host serves it; MB = 10^6
-  bytes; target <= 12 MB), against the model's float32 safetensors;
+- the download: every file the build added for the live mode, raw and gzip -9 (as a static host serves it;
+  MB = 10^6 bytes; target <= 12 MB), against the model's float32 safetensors;
 - the largest mean absolute difference of an image frame to torch's, in 1/255 (bound: 2);
 - the load average (this machine is shared: figures under load are slower than a quiet machine's).
 """
@@ -20,8 +24,11 @@ torch on the CPU with one thread (the page has one), i.e. precompute's pipeline.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
+import io
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -40,9 +47,7 @@ import torch  # noqa: E402
 from diffusers import DDIMScheduler, DiffusionPipeline  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from tests.browser.test_draw import DRAW_JS, RGB, URLS, VENDOR, harness, model_args, pixels  # noqa: E402
-from unsmudge.contract import DemoSpec  # noqa: E402
-from unsmudge.precompute import export  # noqa: E402
+from tests.browser.test_draw import PAGE, RGB, build_draw_site, model_args, pixels  # noqa: E402
 from unsmudge.precompute.weights import embedded_model  # noqa: E402
 
 CHROMIUM = os.environ.get("UNSMUDGE_CHROMIUM", "/usr/bin/chromium")
@@ -76,16 +81,6 @@ LOAD = """async ([urls, key, src]) => {
 }"""
 
 
-def captions() -> list[str]:
-    try:
-        from models import data
-
-        emoji, _ = data.collect()
-        return [caption for e in emoji for caption in e.captions]
-    except (ImportError, SystemExit):
-        return export.read_captions(embedded_model())
-
-
 def torch_run(pipe, prompt: str) -> tuple[float, list[np.ndarray]]:
     """25 steps with the image view decoded after each, as the page does; seconds and the frames."""
     frames = []
@@ -108,10 +103,21 @@ def torch_run(pipe, prompt: str) -> tuple[float, list[np.ndarray]]:
     return time.perf_counter() - start, frames
 
 
-def sizes(live: Path) -> list[tuple[str, int, int]]:
-    files = [DRAW_JS, live / export.CAPTIONS_SCRIPT, VENDOR / "ort.wasm.min.js", VENDOR / "ort-wasm-simd-threaded.js",
-             live / export.SCRIPT]
-    return [(f"{p.parent.name}/{p.name}", p.stat().st_size, len(gzip.compress(p.read_bytes(), 9))) for p in files]
+def sizes(site: Path) -> list[tuple[str, int, int]]:
+    """What the live mode adds to the site (each file once; the page loads all but the licence and README)."""
+    files = sorted([*site.glob("live/*/*"), *(site / "assets" / "live").rglob("*")])
+    return [(p.relative_to(site).as_posix(), p.stat().st_size, len(gzip.compress(p.read_bytes(), 9)))
+            for p in files if p.is_file()]
+
+
+BUTTON = """async prompt => {
+  const root = document.querySelector('[data-draw]');
+  document.querySelector('input[name=prompt]').value = prompt;
+  root.querySelector('button[data-draw-run]').click();
+  await new Promise(resolve => { const check = () => root.getAttribute('data-draw-ms') ? resolve() :
+    setTimeout(check, 20); check(); });
+  return [+root.getAttribute('data-draw-first-ms'), +root.getAttribute('data-draw-ms')];
+}"""
 
 
 def main(argv=None) -> int:
@@ -123,17 +129,15 @@ def main(argv=None) -> int:
     temp = Path(tempfile.mkdtemp(prefix="live-bench-"))
     load_before = os.getloadavg()
 
-    started = time.perf_counter()
-    content = temp / "content"
-    content.mkdir()
-    spec = DemoSpec(title="live", prompts=args.prompts)
-    live = export.export(spec, content, temp / "build", "live.toml", captions=captions())
-    export_seconds = time.perf_counter() - started
+    log = io.StringIO()
+    with contextlib.redirect_stdout(log):
+        site, _ = build_draw_site(temp, args.prompts)
+    export_seconds = float(re.search(r"exported in ([0-9.]+) s", log.getvalue())[1])
 
     pipe = DiffusionPipeline.from_pretrained(embedded_model(), use_safetensors=True, local_files_only=True)
     pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config, timestep_spacing="trailing")
     pipe.set_progress_bar_config(disable=True)
-    page_file = harness(temp / "site" / "live", live)
+    page_file = site / PAGE
 
     browser_times, torch_times, decode_times, tasks, worst = [], [], [], [], 0.0
     with sync_playwright() as playwright:
@@ -141,10 +145,12 @@ def main(argv=None) -> int:
         page = browser.new_page()
         page.set_default_timeout(300_000)
         page.goto(page_file.as_uri())
-        first_load = page.evaluate(LOAD, model_args(live)) / 1000
+        first_frame, first_draw = (ms / 1000 for ms in page.evaluate(BUTTON, args.prompts[0]))
+        page.goto(page_file.as_uri())  # again, for the model loaded alone
+        first_load = page.evaluate(LOAD, model_args(page)) / 1000
         for _ in range(args.repeats):
             for prompt in args.prompts:
-                result = page.evaluate(DRAW, [*model_args(live), prompt])
+                result = page.evaluate(DRAW, [*model_args(page), prompt])
                 seconds, reference = torch_run(pipe, prompt)
                 browser_times.append(result["total"] / 1000)
                 decode_times.append(result["decoding"] / 1000 / len(result["frames"]))
@@ -164,6 +170,8 @@ def main(argv=None) -> int:
     print(f"load average before / after: {' '.join(f'{v:.2f}' for v in load_before)} / "
           f"{' '.join(f'{v:.2f}' for v in load_after)}")
     print(f"export (precompute, once per model): {export_seconds:.1f} s")
+    print(f"in the built page, Draw pressed (first time): first frame in the slider after {first_frame:.2f} s, "
+          f"the last after {first_draw:.2f} s")
     print(f"first load in the page (runtime + model, once): {first_load:.2f} s")
     print(f"time to draw, seconds per prompt (best / median of {runs}):")
     print(f"  browser {min(browser_times):6.2f} / {statistics.median(browser_times):6.2f}   (target < {TARGET_SECONDS:g} s)")
@@ -176,13 +184,13 @@ def main(argv=None) -> int:
     typical = statistics.median(tasks) if tasks else 0.0
     print(f"longest task while drawing: {longest:.0f} ms; median {typical:.0f} ms of the {len(tasks)} tasks over 50 ms "
           f"in {runs} draws (a U-Net step or a frame's decoding: a click waits for one at most)")
-    table = sizes(live)
+    table = sizes(site)
     raw, packed = sum(r for _, r, _ in table), sum(g for _, _, g in table)
-    print("download (each file once; the browser caches them):")
+    print("added to the site, and downloaded once (the browser caches them) when Draw is pressed:")
     for name, r, g in table:
-        print(f"  {name:<42}{r / 1e6:8.2f} MB raw {g / 1e6:8.2f} MB gzip")
+        print(f"  {name:<62}{r / 1e6:8.2f} MB raw {g / 1e6:8.2f} MB gzip")
     weights = sum(p.stat().st_size for p in embedded_model().rglob("*.safetensors"))
-    print(f"  {'total':<42}{raw / 1e6:8.2f} MB raw {packed / 1e6:8.2f} MB gzip   (target <= {TARGET_BYTES / 1e6:g} MB)")
+    print(f"  {'total':<62}{raw / 1e6:8.2f} MB raw {packed / 1e6:8.2f} MB gzip   (target <= {TARGET_BYTES / 1e6:g} MB)")
     print(f"  baseline: the model's float32 safetensors {weights / 1e6:.2f} MB; ratio {packed / weights:.2f}x")
     print(f"largest mean absolute difference of an image frame to torch's: {worst:.3f} / 255 (bound {BOUND:g})")
     import shutil

@@ -1,9 +1,7 @@
-"""Draw your own (issue 11, phase 1): the embedded model, exported by precompute (export.py), runs in headless
-Chromium through draw.js and onnxruntime-web, from file:// and under an HTTP sub-path, and draws the frames
-precompute draws.
-
-The page is the harness `draw_harness/index.html`: the [data-draw] hooks phase 2 puts in the demo partial,
-under the site's Content-Security-Policy plus exactly what the runtime needs.
+"""Draw your own (issue 11): a course whose demo has `draw = true`, precomputed (runs and the model's live export,
+through `unsmudge precompute`) and built (`unsmudge build`), in headless Chromium from file:// and under an HTTP
+sub-path. The learner's prompt is drawn in the page by draw.js and onnxruntime-web into the demo's own slider,
+and its frames are precompute's within BOUND.
 """
 
 from __future__ import annotations
@@ -14,7 +12,6 @@ import gzip
 import hashlib
 import json
 import re
-import shutil
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -23,68 +20,57 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.browser.axe import serious_violations
 from tests.browser.conftest import Watch
+from tests.commands import build_in_subprocess
 from unsmudge.contract import find_results
-from unsmudge.site import CSP
+from unsmudge.site import CSP, CSP_DRAW
 
 ROOT = Path(__file__).resolve().parents[2]
-LIVE = ROOT / "templates" / "live"  # the live mode's files: copied only into pages with a live demo (phase 2)
-DRAW_JS = LIVE / "js" / "draw.js"
+LIVE = ROOT / "templates" / "live"  # the live mode's files: copied only into sites with a draw demo
 VENDOR = LIVE / "vendor" / "onnxruntime-web"
 RUNTIME_VERSION = "1.30.0"
-HARNESS = Path(__file__).parent / "draw_harness" / "index.html"
 PROMPTS = ["rocket", "a red heart", "octopus"]
 BOUND = 2.0  # the largest mean absolute difference per pixel allowed, in 1/255 (issue 11)
-LIVE_CSP = CSP.replace("script-src 'self'", "script-src 'self' 'wasm-unsafe-eval' data:")
-URLS = {"ort": "vendor/ort.wasm.min.js", "wasm": "vendor/ort-wasm-simd-threaded.js"}
 SLOW = 120_000  # ms: loading the model and drawing, on a shared 2-core machine
 DRAWING = '[data-draw][aria-busy="true"][data-draw-step]:not([data-draw-step="0"])'  # a state that lasts
+PAGE = "live.html"
+COURSE = {
+    "course.toml": 'title = "Live"\nlessons = ["live"]\n[[tracks]]\nid = "t"\ntitle = "T"\n',
+    "lessons/live.md": '+++\ntitle = "Live"\nmodule = 1\ntrack = "t"\n+++\n## Draw\n\n```demo\nlive\n```\n',
+    "demos/live.toml": 'title = "Live"\nmodel = "embedded"\nscheduler = "ddim"\ntimestep_spacing = "trailing"\n'
+                       'steps = 25\nsize = 64\nseeds = [0]\nguidance = [7.5]\nprompts = {prompts}\ndraw = true\n'
+                       '[frames]\nformat = "png"\n',
+}
+
+
+def build_draw_site(root: Path, prompts: list[str] = PROMPTS) -> tuple[Path, dict]:
+    """A course with one draw demo of `prompts` (embedded model, DDIM 25 trailing steps, guidance 7.5, seed 0,
+    PNG frames), precomputed and exported by `unsmudge precompute`, built into <root>/site/course/ (served
+    under /course/). Returns (site folder, {prompt: (run folder, RunRecord)})."""
+    from unsmudge.precompute.command import main
+
+    content, out = root / "content", root / "build"
+    for rel, text in COURSE.items():
+        (content / rel).parent.mkdir(parents=True, exist_ok=True)
+        (content / rel).write_text(text.replace("{prompts}", json.dumps(prompts)), encoding="utf-8")
+    assert main(["--content", str(content), "--out", str(out), "--device", "cpu", "--threads", "1"]) == 0
+    site = root / "site" / "course"
+    result = build_in_subprocess(content, out, site)
+    assert result.returncode == 0, result.stderr
+    runs = {record.prompt: (folder, record) for found in find_results(out).values() for folder, record in found}
+    return site, runs
 
 
 @pytest.fixture(scope="module")
 def precomputed(tmp_path_factory) -> tuple[Path, dict]:
-    """The three prompts precomputed (embedded model, DDIM 25 trailing steps, guidance 7.5, seed 0) as PNG
-    frames, and the live export of the same demo: (live folder, {prompt: (run folder, RunRecord)})."""
-    from models import data
-    from unsmudge.contract import load_demo
-    from unsmudge.precompute import export
-    from unsmudge.precompute.command import main
-
-    root = tmp_path_factory.mktemp("draw")
-    content, out = root / "content", root / "build"
-    (content / "demos").mkdir(parents=True)
-    prompts = ", ".join(json.dumps(p) for p in PROMPTS)
-    (content / "demos" / "live.toml").write_text(
-        f'title = "Live"\nmodel = "embedded"\nscheduler = "ddim"\ntimestep_spacing = "trailing"\nsteps = 25\n'
-        f'size = 64\nseeds = [0]\nguidance = [7.5]\nprompts = [{prompts}]\n[frames]\nformat = "png"\n')
-    assert main(["--content", str(content), "--out", str(out), "--device", "cpu", "--threads", "1"]) == 0
-    runs = {record.prompt: (folder, record) for found in find_results(out).values() for folder, record in found}
-    emoji, _ = data.collect()
-    captions = [caption for e in emoji for caption in e.captions]
-    spec = load_demo(content / "demos" / "live.toml")
-    live = export.export(spec, content, out, "demos/live.toml", captions=captions)
-    return live, runs
-
-
-def harness(folder: Path, live: Path, csp: str = LIVE_CSP) -> Path:
-    """The harness page with draw.js, the vendored runtime and the export beside it; returns index.html."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "js").mkdir(exist_ok=True)
-    shutil.copy(DRAW_JS, folder / "js" / "draw.js")
-    shutil.copytree(VENDOR, folder / "vendor", dirs_exist_ok=True)
-    shutil.copytree(live, folder / live.name, dirs_exist_ok=True)
-    key = live.name.removeprefix("live-")
-    page = HARNESS.read_text(encoding="utf-8").replace("{csp}", csp).replace("{key}", key)
-    page = page.replace("{model}", f"{live.name}/model.js").replace("{captions}", f"{live.name}/captions.js")
-    (folder / "index.html").write_text(page, encoding="utf-8")
-    return folder / "index.html"
+    return build_draw_site(tmp_path_factory.mktemp("draw"))
 
 
 @pytest.fixture(scope="module")
-def site(precomputed, tmp_path_factory) -> Path:
-    """<tmp>/course/live/index.html: served under the /course/live/ sub-path too."""
-    live, _ = precomputed
-    return harness(tmp_path_factory.mktemp("site") / "course" / "live", live)
+def site(precomputed) -> Path:
+    """The lesson page with the draw demo, on disk."""
+    return precomputed[0] / PAGE
 
 
 class _Recorder(SimpleHTTPRequestHandler):
@@ -95,12 +81,12 @@ class _Recorder(SimpleHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def http_root(site):
-    handler = functools.partial(_Recorder, directory=str(site.parent.parent.parent))
+def http_root(precomputed):
+    handler = functools.partial(_Recorder, directory=str(precomputed[0].parent))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/course/live/"
+    yield f"http://127.0.0.1:{server.server_address[1]}/course/"
     server.shutdown()
     server.server_close()
     thread.join(timeout=5)
@@ -115,8 +101,19 @@ def page(browser):
     context.close()
 
 
-def model_args(live: Path) -> list:
-    return [URLS, live.name.removeprefix("live-"), f"{live.name}/model.js"]
+# the page's own model: the runtime's and the export's URLs, as draw.js reads them from the [data-draw] root
+MODEL = """() => { const r = document.querySelector('[data-draw]');
+  return [{ort: r.dataset.drawOrt, wasm: r.dataset.drawWasm}, r.dataset.drawKey, r.dataset.drawModel]; }"""
+
+
+def model_args(page) -> list:
+    return page.evaluate(MODEL)
+
+
+def live_files(urls: list[str]) -> list[str]:
+    """The live mode's files among requests (draw.js itself loads with the page; it loads nothing more)."""
+    return [re.sub(r"\.[0-9a-f]{10}\.js$", ".js", u.rsplit("/", 1)[-1]) for u in urls  # less the asset hash
+            if "/onnxruntime-web/" in u or re.search(r"/live/[0-9a-f]{16}/", u)]
 
 
 RGB = "img => { const out = new Uint8Array(img.width * img.height * 3); for (let p = 0, q = 0; p < img.data.length; p += 4) " \
@@ -146,7 +143,7 @@ def test_frames_match_precompute(page, site, precomputed):
     """For each prompt, seed 0, guidance 7.5, every frame of every view within BOUND of precompute's: the
     image, latent and noise views at every step, the prediction and forward views at every fifth (the same
     initial noise: draw.js draws it as torch does)."""
-    live, runs = precomputed
+    _, runs = precomputed
     page.goto(site.as_uri())
     worst = {}
     for prompt in PROMPTS:
@@ -168,7 +165,7 @@ def test_frames_match_precompute(page, site, precomputed):
             }}
           }}
           return views;
-        }}""", [*model_args(live), prompt])
+        }}""", [*model_args(page), prompt])
         folder, record = runs[prompt]
         assert result["t"] == record.timesteps
         diffs = {}
@@ -183,68 +180,114 @@ def test_frames_match_precompute(page, site, precomputed):
     assert all(value <= BOUND for views in worst.values() for value in views.values()), worst
 
 
-def _draw_with_the_button(watch: Watch, live: Path, runs: dict, served: list[str] | None = None):
+OUTPUT = "canvas[data-draw-output]"
+# the first panel's frame source (draw.js's LiveFrames): a canvas on file:// is tainted by the sheets drawn before
+# (file:// images count as another origin), so the pixels are read where the panel copies them from
+SHOWN = f"""([view, index]) => {{
+  const slider = unsmudgeSlider.get(document.querySelector('[data-demo]'));
+  return ({RGB})(slider.panels[0].frames.frames[view][index]);
+}}"""
+
+
+def _shown(page, view: str, index: int) -> np.ndarray:
+    """The first panel's picture once it shows frame `index` of `view` (the slider draws in an animation frame)."""
+    page.locator(f'{OUTPUT}[data-frame="{view} {index}"]').wait_for()
+    return pixels(page.evaluate(SHOWN, [view, index]))
+
+
+def _draw_with_the_button(watch: Watch, runs: dict):
+    """Nothing loads until Draw; then the frames come step by step into the demo's slider, the page answers a
+    click meanwhile, and afterwards the run stays: scrubbable, every view unlocked as it is decoded, all
+    precompute's pictures; picking a precomputed prompt gives the panel its frames back."""
     page = watch.page
     page.set_default_timeout(SLOW)
-    requests_before = list(watch.requests)
+    page.wait_for_function("() => document.querySelector('[data-demo]').dataset.state === 'ready'")
     root = page.locator("[data-draw]")
     assert root.get_attribute("aria-busy") is None
-    assert not [u for u in requests_before if "/vendor/" in u or "/live-" in u], "the live mode loaded unasked"
+    assert live_files(watch.requests) == [], "the live mode loaded unasked"
     page.fill("input[name=prompt]", "a red heart")
     page.evaluate("""() => { window.probe = [];
-      document.querySelector('[data-other]').addEventListener('click', () => window.probe.push(
+      document.querySelector('.demo__title').addEventListener('click', () => window.probe.push(
         document.querySelector('[data-draw]').getAttribute('aria-busy') + ' ' +
         document.querySelector('[data-draw]').getAttribute('data-draw-step'))); }""")
     page.click("button[data-draw-run]")
     page.locator(DRAWING).wait_for()
-    page.click("[data-other]")  # the page answers while the model draws: work runs between frames
+    page.click(".demo__title")  # the page answers while the model draws: work runs between frames
     page.locator('[data-draw][aria-busy="false"]').wait_for()
     assert root.get_attribute("data-draw-step") == "25"
     assert "Done" in page.locator("[data-draw-status]").inner_text()
     probe = page.evaluate("window.probe")
     assert len(probe) == 1 and probe[0].startswith("true "), probe
     assert int(probe[0].split()[1]) < 25, probe
-    canvas = page.evaluate(f"() => {{ const c = document.querySelector('canvas[data-draw-output]'); "
-                           f"return ({RGB})(c.getContext('2d').getImageData(0, 0, c.width, c.height)); }}")
+    # the slider followed the run to its end: the same range, T labels and canvas as the precomputed prompts
     folder, record = runs["a red heart"]
-    assert mad(pixels(canvas), frame(folder, record, "image", len(record.timesteps) - 1)) <= BOUND
-    loaded = [u.rsplit("/", 1)[-1] for u in watch.requests if "/vendor/" in u or "/live-" in u]
+    assert page.locator("[data-range]").input_value() == "25"
+    assert page.locator("[data-t]").inner_text() == "T = 0"
+    assert mad(_shown(page, "image", 25), frame(folder, record, "image", 25)) <= BOUND
+    assert "“a red heart”" in page.locator(OUTPUT).get_attribute("aria-label")
+    assert page.locator("[data-run] option:checked").inner_text() == "Yours: a red heart"
+    page.locator("[data-range]").fill("3")  # scrub back: the run stays
+    assert page.locator("[data-t]").inner_text() == f"T = {record.timesteps[3]}"
+    assert mad(_shown(page, "image", 3), frame(folder, record, "image", 3)) <= BOUND
+    page.wait_for_function("() => /prediction/.test(document.querySelector('[data-demo]').dataset.loaded)")
+    page.check("input[data-view][value=prediction]")
+    assert mad(_shown(page, "prediction", 3), frame(folder, record, "prediction", 3)) <= BOUND
+    page.wait_for_function("() => /forward/.test(document.querySelector('[data-demo]').dataset.loaded)")
+    assert "every view is ready" in page.locator("[data-draw-status]").inner_text()
+    loaded = live_files(watch.requests)
     # the captions first (the prompt is checked before anything large loads), then the runtime and the model
     assert loaded[0] == "captions.js", loaded
     assert sorted(loaded[1:]) == ["model.js", "ort-wasm-simd-threaded.js", "ort.wasm.min.js"], loaded
+    page.select_option("[data-run]", label="octopus")  # back to a precomputed prompt: its sheets
+    _, octopus = runs["octopus"]
+    page.check("input[data-view][value=image]")
+    page.locator(f'{OUTPUT}[data-frame="image 3"]').wait_for()
+    assert page.evaluate("() => unsmudgeSlider.get(document.querySelector('[data-demo]')).panels[0].frames.run"
+                         ".prompt") == octopus.prompt  # its sheets again
+    assert "“octopus”" in page.locator(OUTPUT).get_attribute("aria-label")
     watch.assert_clean()
 
 
-def test_the_draw_button_from_file(browser, site, precomputed):
-    """From disk, as the offline zip opens: nothing loads until Draw; then the frames come step by step,
-    the page answers a click while it draws, and the last frame is precompute's picture."""
-    live, runs = precomputed
+def test_the_draw_button_from_file(browser, precomputed):
+    """From disk, as the offline zip opens."""
+    site, runs = precomputed
     context = browser.new_context()
     try:
-        watch = Watch(context.new_page(), site.parent.as_uri() + "/")
-        watch.goto("index.html")
-        _draw_with_the_button(watch, live, runs)
+        watch = Watch(context.new_page(), site.as_uri() + "/")
+        watch.goto(PAGE)
+        _draw_with_the_button(watch, runs)
     finally:
         context.close()
 
 
 def test_the_draw_button_under_a_sub_path(browser, http_root, precomputed):
-    """Served under /course/live/ as GitHub Pages serves a project site: every request stays inside it."""
-    live, runs = precomputed
+    """Served under /course/ as GitHub Pages serves a project site: every request stays inside it."""
+    _, runs = precomputed
     context = browser.new_context()
     try:
         watch = Watch(context.new_page(), http_root)
-        watch.goto("index.html")
-        _draw_with_the_button(watch, live, runs)
+        watch.goto(PAGE)
+        _draw_with_the_button(watch, runs)
     finally:
         context.close()
 
 
+def test_only_the_draw_page_relaxes_its_policy(precomputed):
+    site, _ = precomputed
+    policy = re.compile(r'http-equiv="Content-Security-Policy" content="([^"]*)"')
+    assert policy.search((site / PAGE).read_text())[1].replace("&#39;", "'") == CSP_DRAW
+    assert policy.search((site / "index.html").read_text())[1].replace("&#39;", "'") == CSP
+
+
 @pytest.mark.parametrize("missing", ["'wasm-unsafe-eval'", "data:"])
-def test_the_policy_needs_both_additions(browser, precomputed, tmp_path, missing):
+def test_the_policy_needs_both_additions(browser, precomputed, missing):
     """Each of the two CSP additions is needed: without it the runtime cannot start, and the page says so."""
-    live, _ = precomputed
-    page_file = harness(tmp_path / "live", live, LIVE_CSP.replace(f" {missing}", ""))
+    site, _ = precomputed
+    kept = {"'wasm-unsafe-eval'": " data:", "data:": " &#39;wasm-unsafe-eval&#39;"}[missing]
+    html = (site / PAGE).read_text(encoding="utf-8")
+    assert " &#39;wasm-unsafe-eval&#39; data:" in html
+    page_file = site / "policy.html"  # beside the page: the same relative URLs
+    page_file.write_text(html.replace(" &#39;wasm-unsafe-eval&#39; data:", kept), encoding="utf-8")
     context = browser.new_context()
     try:
         page = context.new_page()
@@ -252,12 +295,15 @@ def test_the_policy_needs_both_additions(browser, precomputed, tmp_path, missing
         violations = []
         page.on("console", lambda m: m.type == "error" and violations.append(m.text))
         page.goto(page_file.as_uri())
+        page.fill("input[name=prompt]", "rocket")
         page.click("button[data-draw-run]")
+        page.wait_for_function("() => /could not run here/.test(document.querySelector('[data-draw-status]')"
+                               ".textContent)")
         page.locator('[data-draw][aria-busy="false"]').wait_for()
-        assert "could not run here" in page.locator("[data-draw-status]").inner_text()
         assert any("Content Security Policy" in v for v in violations), violations
     finally:
         context.close()
+        page_file.unlink()
 
 
 def test_without_webassembly_the_page_says_so(browser, site):
@@ -271,18 +317,26 @@ def test_without_webassembly_the_page_says_so(browser, site):
         status = page.locator("[data-draw-status]").inner_text()
         assert "cannot run the model" in status and "precomputed prompts" in status
         assert page.locator("button[data-draw-run]").is_disabled()
-        assert not [u for u in requests if "/vendor/" in u or "/live-" in u]
+        page.wait_for_function("() => document.querySelector('[data-demo]').dataset.state === 'ready'")
+        assert live_files(requests) == []
     finally:
         context.close()
 
 
-def _with_model_data(page, site, precomputed, script="model.js"):
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_draw_form_passes_axe(browser, precomputed, scheme):
+    site, _ = precomputed
+    for width in (360, 1280):
+        assert serious_violations(browser, site.as_uri() + "/", [PAGE], scheme, width) == []
+
+
+def _with_model_data(page, site, script="model.js"):
     """The page with one of the export's scripts loaded (no runtime): enough for the tokenizer, the noise
     and the vocabulary."""
-    live, _ = precomputed
     page.goto(site.as_uri())
-    page.add_script_tag(url=f"{live.name}/{script}")  # a <script src>: the policy allows no inline script
-    return live.name.removeprefix("live-")
+    key = page.get_attribute("[data-draw]", "data-draw-key")
+    page.add_script_tag(url=f"live/{key}/{script}")  # a <script src>: the policy allows no inline script
+    return key
 
 
 TRICKY = ["rocket", "a red heart", "  Dog   FACE ", "it's a cat's toy", "café au lait", "naïve", "10 o'clock",
@@ -290,13 +344,13 @@ TRICKY = ["rocket", "a red heart", "  Dog   FACE ", "it's a cat's toy", "café a
           "a very long prompt with many many words that the tokenizer will have to cut short at sixteen"]
 
 
-def test_the_tokenizer_is_the_pipelines(page, site, precomputed):
+def test_the_tokenizer_is_the_pipelines(page, site):
     """draw.js's CLIP BPE gives the ids the pipeline's tokenizer gives (diffusers: padded to max_length)."""
     from transformers import CLIPTokenizer
 
     from unsmudge.precompute.weights import embedded_model
 
-    key = _with_model_data(page, site, precomputed)
+    key = _with_model_data(page, site)
     ids = page.evaluate("""([key, prompts]) => {
       const tokenizer = new unsmudgeDraw.Tokenizer(self.unsmudgeLive[key].tokenizer);
       return prompts.map(p => Array.from(tokenizer.encode(p)));
@@ -307,14 +361,14 @@ def test_the_tokenizer_is_the_pipelines(page, site, precomputed):
     assert ids == expected
 
 
-def test_the_noise_is_torchs(page, site, precomputed):
+def test_the_noise_is_torchs(page, site):
     """draw.js draws torch.randn's numbers for a CPU generator seeded with the run's seed (and with
     capture.forward_seed for the forward view), for any seed a spec can hold."""
     import torch
 
     from unsmudge.precompute.capture import forward_seed
 
-    _with_model_data(page, site, precomputed)
+    _with_model_data(page, site)
     cases = [(seed, count) for seed in (0, 1, 42, 2**31 + 7, 2**32 + 3, 2**40 + 5) for count in (1024, 16, 20, 1000)]
     drawn = page.evaluate("""cases => cases.map(([seed, count, forward]) => {
       const s = forward ? unsmudgeDraw.forwardSeed(BigInt(seed)) : BigInt(seed);
@@ -330,8 +384,9 @@ def test_the_noise_is_torchs(page, site, precomputed):
             index += 1
 
 
-def test_the_vocabulary_says_what_the_model_knows(page, site, precomputed):
-    key = _with_model_data(page, site, precomputed, "captions.js")
+def test_the_vocabulary_says_what_the_model_knows(page, site):
+    """The captions the model folder's captions.json lists (models.data.write_captions), as the export ships them."""
+    key = _with_model_data(page, site, "captions.js")
     checks = page.evaluate("""([key, prompts]) => {
       const vocabulary = new unsmudgeDraw.Vocabulary(self.unsmudgeLive[key + ":captions"]);
       return prompts.map(p => vocabulary.check(p));
@@ -347,7 +402,7 @@ def test_the_vocabulary_says_what_the_model_knows(page, site, precomputed):
 
 def test_an_unknown_word_is_answered_with_the_nearest_captions(browser, site):
     """A word no caption uses: the page names it and offers the nearest captions, loading no runtime;
-    Draw again with the same prompt draws it anyway."""
+    Draw again with the same prompt draws it anyway. The suggestions list fills on first focus."""
     context = browser.new_context()
     try:
         page = context.new_page()
@@ -356,12 +411,14 @@ def test_an_unknown_word_is_answered_with_the_nearest_captions(browser, site):
         page.on("request", lambda r: requests.append(r.url))
         page.goto(site.as_uri())
         page.fill("input[name=prompt]", "rockett")
+        page.wait_for_function("() => document.querySelectorAll('[data-draw-words] option').length > 1000")
+        assert page.locator("[data-draw-words] option[value='a rocket']").count() == 1
         page.click("button[data-draw-run]")
         page.locator('[data-draw][aria-busy="false"]').wait_for()
         status = page.locator("[data-draw-status]").inner_text()
         assert "never learned “rockett”" in status and "“a rocket”" in status and "Draw again" in status
         assert "a rocket" in page.locator("[data-draw-suggest]").inner_text().splitlines()
-        assert [u.rsplit("/", 1)[-1] for u in requests if "/vendor/" in u or "/live-" in u] == ["captions.js"]
+        assert live_files(requests) == ["captions.js"]
         assert page.locator("[data-draw]").get_attribute("data-draw-step") is None
         page.click("button[data-draw-run]")  # again: drawn anyway
         page.locator(DRAWING).wait_for()

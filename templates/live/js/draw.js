@@ -22,6 +22,13 @@
  *   pictures   the VAE decoder, then round((v / 2 + 0.5) clamped to [0, 1] * 255), as diffusers does
  * Every step is one task (the U-Net's batch of two), then the page gets the main thread back: it stays
  * responsive while the model draws.
+ *
+ * In the page (partials/demo.html, for a demo with draw = true): the [data-draw] root is the demo's slider
+ * app, holding the Draw form and the first panel's canvas (`canvas[data-draw-output]`). A run is a frame source
+ * for the slider (`LiveFrames`, the interface slider.js documents), given to panel 0 when its first frame is
+ * in: the frames appear step by step in the same slider, with the same T labels, views and play buttons, and
+ * stay scrubbable; the image, latent and noise views fill as the run goes, prediction and forward are decoded
+ * after it. Picking a precomputed prompt gives the panel its sheets back (and stops a run still drawing).
  */
 (function () {
   "use strict";
@@ -451,25 +458,72 @@
     });
   }
 
-  /* ---------- the page: <div data-draw> ---------- */
+  /* ---------- the page's frames: a frame source for the demo's slider ---------- */
+
+  /* One live run's frames, as slider.js's frame sources give them (count, size, ready, load, draw, preload,
+   * release): image, latent and noise frames come as the run goes; prediction and forward are decoded
+   * after it, a frame per task. A frame not made yet is not drawn: the panel keeps what it shows. */
+  function LiveFrames(model, prompt, signal) {
+    this.model = model;
+    this.prompt = prompt;
+    this.signal = signal;
+    this.total = model.data.schedule.timesteps.length + 1;
+    this.frames = { image: [], prediction: [], forward: [], latent: [], noise: [] };
+    this.done = {};
+  }
+  LiveFrames.prototype.count = function () { return this.total; };
+  LiveFrames.prototype.size = function (view) {
+    return view === "latent" || view === "noise" ? this.model.latent[2] : this.model.data.size;
+  };
+  // image, latent and noise draw as they come; prediction and forward once all their frames are in
+  LiveFrames.prototype.ready = function (view) {
+    return !!this.done[view] || ((view === "image" || view === "latent" || view === "noise") &&
+      !!this.frames[view][0]);
+  };
+  LiveFrames.prototype.load = function () { return Promise.resolve(); };
+  LiveFrames.prototype.draw = function (ctx, view, index) {
+    var image = this.frames[view] && this.frames[view][index];
+    if (!image) return false;
+    ctx.putImageData(image, 0, 0);
+    return true;
+  };
+  LiveFrames.prototype.preload = function () { return []; };
+  // the slider lets go of this source (another prompt picked): the run stops
+  LiveFrames.prototype.release = function () { this.signal.cancelled = true; };
+
+  /* after the run: the views that need the decoder for every frame, each frame its own task */
+  LiveFrames.prototype.decodeRest = async function (steps, seed, onView) {
+    var model = this.model, noised = model.forward(steps[steps.length - 1].x, seed);
+    var latents = { prediction: steps.map(function (s) { return s.x0; }), forward: noised };
+    for (var view in latents) {
+      for (var i = 0; i < latents[view].length; i++) {
+        await yieldToPage();
+        if (this.signal.cancelled) return;
+        this.frames[view][i] = await model.decode(latents[view][i]);
+      }
+      this.done[view] = true;
+      onView(view);
+    }
+  };
+
+  /* ---------- the page: the demo's [data-draw] root ---------- */
 
   function Drawer(root) {
     var q = function (sel) { return root.querySelector(sel); };
     this.root = root;
+    this.form = q("[data-draw-form]") || root;
     this.prompt = q("input[name=prompt]");
     this.seed = q("input[name=seed]");
     this.guidance = q("input[name=guidance]");
     this.button = q("button[data-draw-run]");
-    this.canvas = q("canvas[data-draw-output]");
     this.status = q("[data-draw-status]");
     this.suggest = q("[data-draw-suggest]");
+    this.words = q("[data-draw-words]");
     this.urls = { ort: root.getAttribute("data-draw-ort"), wasm: root.getAttribute("data-draw-wasm") };
     this.key = root.getAttribute("data-draw-key");
     this.src = root.getAttribute("data-draw-model");
     this.captions = root.getAttribute("data-draw-captions");
-    this.view = root.getAttribute("data-draw-view") || "image";
     this.signal = null;
-    this.steps = null;
     this.insisted = null; // a prompt with unknown words, drawn anyway when Draw is pressed for it again
     var self = this;
     if (!supported()) {
@@ -478,8 +532,9 @@
       this.button.disabled = true;
       return;
     }
-    this.button.addEventListener("click", function () { self.draw(); });
-    root.addEventListener("submit", function (event) { event.preventDefault(); self.draw(); });
+    this.form.addEventListener("submit", function (event) { event.preventDefault(); self.draw(); });
+    // the suggestions list: the captions the model knows, loaded when the learner first goes to type
+    this.prompt.addEventListener("focus", function () { self.fillWords(); }, { once: true });
   }
 
   Drawer.prototype.say = function (text) {
@@ -490,6 +545,21 @@
     this.root.setAttribute("aria-busy", on ? "true" : "false");
   };
 
+  Drawer.prototype.fillWords = function () {
+    var list = this.words;
+    if (!list) return;
+    loadVocabulary(this.key, this.captions).then(function (words) {
+      var fragment = document.createDocumentFragment();
+      words.captions.forEach(function (caption) {
+        var option = document.createElement("option");
+        option.value = caption;
+        fragment.appendChild(option);
+      });
+      list.textContent = "";
+      list.appendChild(fragment);
+    }, function () {});
+  };
+
   Drawer.prototype.showSuggestions = function (check) {
     if (!this.suggest) return;
     this.suggest.textContent = "";
@@ -497,6 +567,7 @@
     check.nearest.forEach(function (caption) {
       var item = document.createElement("li"), button = document.createElement("button");
       button.type = "button";
+      button.className = "demo__btn";
       button.textContent = caption;
       button.addEventListener("click", function () { self.prompt.value = caption; self.draw(); });
       item.appendChild(button);
@@ -504,11 +575,31 @@
     });
   };
 
-  Drawer.prototype.paint = function (image) {
-    var canvas = this.canvas;
-    canvas.width = image.width;
-    canvas.height = image.height;
-    canvas.getContext("2d").putImageData(image, 0, 0);
+  /* the demo's slider, showing this run in its first panel; null when the schedules differ (the slider's T
+   * labels would lie) */
+  Drawer.prototype.slider = function (model) {
+    var demo = this.root.closest("[data-demo]");
+    var slider = demo && window.unsmudgeSlider ? window.unsmudgeSlider.get(demo) : null;
+    if (!slider) throw new Error("the demo's slider is not running");
+    var t = model.data.schedule.timesteps.concat(0);
+    if (slider.lead().t.join(" ") !== t.join(" ")) throw new Error("the model's schedule is not the demo's");
+    return slider;
+  };
+
+  /* the prompt menu says the first panel shows the learner's run; picking a prompt there goes back to it */
+  Drawer.prototype.mark = function (slider, prompt) {
+    var select = slider.select;
+    if (!select) return;
+    var option = select.querySelector("[data-draw-option]");
+    if (!option) {
+      option = document.createElement("option");
+      option.setAttribute("data-draw-option", "");
+      option.disabled = true;
+      option.value = "";
+      select.appendChild(option);
+    }
+    option.textContent = "Yours: " + prompt;
+    select.value = "";
   };
 
   /* Draw the prompt. A prompt with words no caption uses is answered with the nearest captions first;
@@ -536,20 +627,40 @@
       var started = performance.now();
       var model = await load(this.urls, this.key, this.src);
       if (signal.cancelled) return;
+      var slider = this.slider(model);
       var options = { prompt: prompt, seed: number(this.seed, 0, parseInt), guidance: number(this.guidance, 7.5,
         parseFloat) };
-      var total = model.data.schedule.timesteps.length;
-      this.steps = await model.run(options, async function (step) {
-        var image = self.view === "latent" ? model.latentImage(step.x) : await model.decode(step.x);
+      var live = new LiveFrames(model, check.prompt, signal), total = live.count() - 1, shown = -1;
+      var steps = await model.run(options, async function (step, previous) {
+        var image = await model.decode(step.x);
         if (signal.cancelled) return;
-        self.paint(image);
+        live.frames.image[step.index] = image;
+        live.frames.latent[step.index] = model.latentImage(step.x);
+        if (previous) live.frames.noise[previous.index] = model.latentImage(previous.noise);
+        if (step.index === 0) {
+          slider.useFrames(0, live);
+          self.mark(slider, check.prompt);
+          slider.setView("image");
+          self.root.setAttribute("data-draw-first-ms", String(Math.round(performance.now() - started)));
+        }
+        // the slider follows the run unless the learner moved it meanwhile
+        if (shown < 0 || slider.index === shown) slider.follow(step.index);
+        shown = step.index;
         self.root.setAttribute("data-draw-step", String(step.index));
         self.say("Step " + step.index + " of " + total + ", T = " + step.t);
       }, signal);
-      if (this.steps && !signal.cancelled) {
-        this.root.setAttribute("data-draw-ms", String(Math.round(performance.now() - started)));
-        this.say("Done: “" + check.prompt + "” in " + total + " steps, drawn on this computer.");
-      }
+      if (!steps || signal.cancelled) return;
+      var last = steps[steps.length - 1];
+      live.frames.noise[last.index] = model.latentImage(last.noise);
+      slider.updateViews();
+      slider.request();
+      this.root.setAttribute("data-draw-ms", String(Math.round(performance.now() - started)));
+      this.say("Done: “" + check.prompt + "” in " + total + " steps, drawn on this computer. The " +
+        "prediction and adding-noise views follow.");
+      this.busy(false);
+      await live.decodeRest(steps, options.seed, function () { slider.updateViews(); });
+      if (!signal.cancelled) this.say("Done: “" + check.prompt + "” in " + total + " steps, drawn on this " +
+        "computer; every view is ready.");
     } catch (error) {
       this.say("The model could not run here (" + error.message + "); the precomputed prompts still work.");
     } finally {
@@ -570,8 +681,8 @@
     });
   }
 
-  window.unsmudgeDraw = { load: load, loadVocabulary: loadVocabulary, Tokenizer: Tokenizer, Vocabulary: Vocabulary, torchRandn: torchRandn,
-    forwardSeed: forwardSeed, supported: supported, start: start };
+  window.unsmudgeDraw = { load: load, loadVocabulary: loadVocabulary, Tokenizer: Tokenizer, Vocabulary: Vocabulary,
+    torchRandn: torchRandn, forwardSeed: forwardSeed, supported: supported, LiveFrames: LiveFrames, start: start };
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();

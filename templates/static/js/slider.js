@@ -14,7 +14,9 @@
  * on screen in the next animation frame. Frames reach the canvas through one interface, a "frame source"
  * (SheetFrames below): count(), size(view), ready(view), load(view) -> Promise, draw(ctx, view, index) ->
  * bool, preload(), release(). Another source (pictures made in the page itself) can be given to a panel
- * with window.unsmudgeSlider.get(root).useFrames(panelIndex, source).
+ * with window.unsmudgeSlider.get(root).useFrames(panelIndex, source) (templates/live/js/draw.js does, for
+ * the learner's own prompt: its source may set `prompt`, and calls follow(index) as frames come in and
+ * updateViews() as views are complete); choosing from the prompt menu gives the panel its sheets back.
  */
 (function () {
   "use strict";
@@ -420,10 +422,11 @@
     this.panels.forEach(function (panel, k) {
       var run = runs[k];
       var own = run.t[self.indexFor(run)];
+      var prompt = (panel.frames && panel.frames.prompt) || run.prompt; // a source made in the page has its own
       // runs of other lengths (compare steps) are at their own T: each label says which
       if (panel.label && run.t.length !== lead.t.length) panel.label.textContent = run.label + " · T = " + own;
       else if (panel.label) panel.label.textContent = run.label;
-      panel.canvas.setAttribute("aria-label", "“" + run.prompt + "”" + (run.label !== run.prompt ? ", " + run.label : "") +
+      panel.canvas.setAttribute("aria-label", "“" + prompt + "”" + (run.label !== run.prompt ? ", " + run.label : "") +
         ": " + NAMES[what].toLowerCase() + " at T = " + own);
       panel.canvas.className = "demo__img demo__img--" + what;
     });
@@ -457,6 +460,13 @@
     panel.shown = "";
     this.updateViews();
     this.request();
+  };
+
+  // A source made in the page shows its newest frame: stop playing, go to it, unlock the views it has.
+  Slider.prototype.follow = function (index) {
+    this.stop();
+    this.show(index);
+    this.updateViews();
   };
 
   Slider.prototype.setView = function (view, announce) {

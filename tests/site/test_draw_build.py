@@ -1,7 +1,7 @@
 """Draw your own (issue 11) in the build: a demo with `draw = true` gets the Draw form, its page the live
 mode's scripts and a policy relaxed by exactly what the runtime needs; every other page and every site without
-a draw demo stays as it was. No torch: the live export is faked here as precompute writes it (its live.json
-names the model the runs record and the spec's settings). The browser side is tests/browser/test_draw.py.
+a draw demo stays as it was. No torch: the live export is faked (tests/fakelive.py) as precompute writes it (its
+live.json names the model the runs record and the spec's settings). The browser side: tests/browser/test_draw.py.
 """
 
 from __future__ import annotations
@@ -13,28 +13,17 @@ from pathlib import Path
 
 import pytest
 
+from tests import fakelive
 from tests.site.helpers import build, fixture_course
-from unsmudge.contract import (LIVE_CAPTIONS, LIVE_FORMAT, LIVE_MANIFEST, LIVE_PREFIX, LIVE_SCRIPT, LIVE_SETTINGS,
-                               find_results, load_demo)
+from unsmudge.contract import LIVE_MANIFEST
 from unsmudge.site import CSP, CSP_DRAW
 
 DEMO = "tiny"  # the fixture course's demo, shown by lessons/flagship.md
+KEY = "0123456789abcdef"
 
 
-def fake_live(frames: Path, content: Path, key: str = "0123456789abcdef", **settings) -> Path:
-    """A live export folder for the demo's model and settings (overridable), as export.py lays it out."""
-    spec = load_demo(content / "demos" / f"{DEMO}.toml")
-    model = next(iter(find_results(frames).values()))[0][1].model
-    folder = frames / f"{LIVE_PREFIX}{key}"
-    folder.mkdir(parents=True)
-    scripts = {LIVE_SCRIPT: b"/* model */\n", LIVE_CAPTIONS: b"/* captions */\n"}
-    for name, data in scripts.items():
-        (folder / name).write_bytes(data)
-    manifest = {"format": LIVE_FORMAT, "key": key, "model": model.model_dump(),
-                "settings": {**{name: getattr(spec, name) for name in LIVE_SETTINGS}, **settings},
-                "files": {name: {"bytes": len(data)} for name, data in scripts.items()}}
-    (folder / LIVE_MANIFEST).write_text(json.dumps(manifest))
-    return folder
+def fake_live(frames: Path, content: Path, key: str = KEY, **settings) -> Path:
+    return fakelive.fake_live(frames, content, DEMO, key, **settings)
 
 
 def draw_course(tmp: Path, extra: str = "draw = true\n") -> tuple[Path, Path]:
@@ -68,7 +57,7 @@ def test_a_draw_demo_gets_the_form_its_page_the_live_mode(tmp_path, capsys):
     for attr in ("data-draw-ort", "data-draw-wasm"):
         url = re.search(attr + r'="([^"]+)"', page)[1]
         assert url.startswith("assets/live/vendor/onnxruntime-web/") and (site / url).is_file(), url
-    assert (site / "live/0123456789abcdef/model.js").read_bytes() == b"/* model */\n"
+    assert (site / "live/0123456789abcdef/model.js").read_bytes() == b"/* no model */\n"
     assert (site / "live/0123456789abcdef/captions.js").is_file()
     assert (site / "assets/live/vendor/onnxruntime-web/LICENSE.txt").is_file()
     assert not (site / "live/0123456789abcdef" / LIVE_MANIFEST).exists()  # only what the page loads

@@ -642,12 +642,13 @@
           self.mark(slider, check.prompt);
           slider.setView("image");
           self.root.setAttribute("data-draw-first-ms", String(Math.round(performance.now() - started)));
+          // said once (a live region read out at every step would drown the page); the slider shows each T
+          self.say("Drawing “" + check.prompt + "” on this computer, " + total + " steps…");
         }
         // the slider follows the run unless the learner moved it meanwhile
         if (shown < 0 || slider.index === shown) slider.follow(step.index);
         shown = step.index;
         self.root.setAttribute("data-draw-step", String(step.index));
-        self.say("Step " + step.index + " of " + total + ", T = " + step.t);
       }, signal);
       if (!steps || signal.cancelled) return;
       var last = steps[steps.length - 1];

@@ -14,6 +14,7 @@ from playwright.sync_api import expect
 
 from tests.commands import build_in_subprocess
 from tests.fakeframes import fake_frames
+from tests.fakelive import fake_live_exports
 
 from .axe import serious_violations
 from .conftest import Watch
@@ -27,6 +28,7 @@ def sample_site(tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("sample")
     frames = tmp / "frames"
     fake_frames(CONTENT, frames)
+    fake_live_exports(CONTENT, frames)  # the flagship demo has draw = true: precompute would export its model
     out = tmp / "site"
     result = build_in_subprocess(CONTENT, frames, out)
     assert result.returncode == 0, f"unsmudge build failed:\n{result.stdout}\n{result.stderr}"

@@ -285,6 +285,7 @@ def flagship_weight(work: Path) -> tuple[int, int, list[tuple[str, int]]]:
     if not list((content / "demos").glob("*.toml")) or not frames.is_dir():
         # no precomputed frames here: use fake ones of the same shape (their bytes are not counted anyway)
         from tests.fakeframes import fake_frames
+        from tests.fakelive import fake_live_exports
 
         copy = work / "content"
         shutil.copytree(content, copy)
@@ -300,6 +301,7 @@ def flagship_weight(work: Path) -> tuple[int, int, list[tuple[str, int]]]:
             spec.write_text(re.sub(r'^model = .*$', 'model = "./demo-model"', spec.read_text(), flags=re.M)
                             .replace("revision", "# revision"))
             fake_frames(copy, frames, spec.stem)
+        fake_live_exports(copy, frames)  # a demo with draw = true: what precompute would export (not counted)
     files = Builder(Options(content=content, frames=frames)).gather()
     page = files["vae-stable-diffusion.html"]
     html = page.decode()

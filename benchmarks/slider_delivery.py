@@ -355,15 +355,17 @@ CONDITIONS = {
 }
 # Input-to-frame: for each input on the range, the time from the event to the paint after its frame is drawn.
 INSTRUMENT = """(kind) => {
-  window.__lat = [];
+  window.__lat = []; window.__late = 0; let frame = 0;
+  (function tick() { frame++; requestAnimationFrame(tick); })();  // counts animation frames
   const range = document.querySelector('[data-range], #range');
   const painted = (t0) => requestAnimationFrame(() => { const ch = new MessageChannel();
       ch.port1.onmessage = () => window.__lat.push(performance.now() - t0); ch.port2.postMessage(0); });
   if (kind === 'unsmudge') {
     const slider = window.unsmudgeSlider.get(document.querySelector('[data-demo]'));
-    let pending = null;
-    range.addEventListener('input', (e) => { pending = e.timeStamp; }, true);
-    slider.onDraw = () => { if (pending !== null) { const t0 = pending; pending = null;
+    let pending = null, at = 0;
+    range.addEventListener('input', (e) => { pending = e.timeStamp; at = frame; }, true);
+    // an input is late when its frame is drawn after the first animation frame that follows it
+    slider.onDraw = () => { if (pending !== null) { const t0 = pending; pending = null; window.__late += frame - at > 1;
         const ch = new MessageChannel(); ch.port1.onmessage = () => window.__lat.push(performance.now() - t0);
         ch.port2.postMessage(0); } };
   } else {
@@ -422,6 +424,7 @@ def measure(browser, url: str, kind: str, steps: int, network: float, files_of_r
             page.wait_for_function("() => window.__times['all views']", polling=50)
         page.wait_for_timeout(300)
         latencies = page.evaluate("window.__lat")
+        late = page.evaluate("window.__late")
         result.update(page.evaluate("window.__times"))
     asked = [u for u in requests if any(u.endswith("/" + f) for f in files_of_run)]
     result = {k: v / 1000 for k, v in result.items()}
@@ -429,6 +432,8 @@ def measure(browser, url: str, kind: str, steps: int, network: float, files_of_r
     result["MB/run"] = sum(sizes[f] for f in files_of_run) / 1e6
     result["input to frame"] = max(latencies) if latencies else float("nan")
     result["median input"] = statistics.median(latencies) if latencies else float("nan")
+    if kind == "unsmudge":  # the others draw when their picture has loaded, not in a frame of their own
+        result["inputs drawn a frame late"] = late
     result["memory MB"] = (memory.peak - base) / 1e6
     context.close()
     return result

@@ -17,17 +17,17 @@ import numpy as np
 import pytest
 
 from tests.precompute.conftest import ROOT, write_demo
-from unsmudge.contract import load_demo
+from unsmudge.contract import LIVE_CAPTIONS, LIVE_MANIFEST, LIVE_PREFIX, LIVE_SCRIPT, find_live, load_demo
 from unsmudge.precompute import export
 from unsmudge.problems import ProblemsFound
 
 CAPTIONS = ["a dog", "dog", "a cat", "cat face"]
 
 
-def payload(folder: Path, name: str = export.SCRIPT, suffix: str = ""):
+def payload(folder: Path, name: str = LIVE_SCRIPT, suffix: str = ""):
     """A script's payload: the JSON after `(self.unsmudgeLive=...)["<key><suffix>"]=`."""
     text = (folder / name).read_text(encoding="ascii")
-    prefix = f'(self.{export.GLOBAL}=self.{export.GLOBAL}||{{}})["{folder.name[len(export.PREFIX):]}{suffix}"]='
+    prefix = f'(self.{export.GLOBAL}=self.{export.GLOBAL}||{{}})["{folder.name[len(LIVE_PREFIX):]}{suffix}"]='
     assert text.startswith(prefix) and text.endswith(";\n")
     return json.loads(text[len(prefix):-2])
 
@@ -64,16 +64,16 @@ def live_export(live_course, tmp_path_factory):
 
 def test_the_folder_is_whole_named_by_its_key_and_listed(live_export):
     folder, data = live_export
-    manifest = json.loads((folder / export.MANIFEST).read_text())
-    assert folder.name == export.PREFIX + manifest["key"]
+    manifest = json.loads((folder / LIVE_MANIFEST).read_text())
+    assert folder.name == LIVE_PREFIX + manifest["key"]
     assert sorted(p.name for p in folder.parent.iterdir()) == [folder.name]  # no temp folder left
-    assert sorted(p.name for p in folder.iterdir()) == sorted([export.MANIFEST, export.SCRIPT, export.CAPTIONS_SCRIPT])
-    for name in (export.SCRIPT, export.CAPTIONS_SCRIPT):
+    assert sorted(p.name for p in folder.iterdir()) == sorted([LIVE_MANIFEST, LIVE_SCRIPT, LIVE_CAPTIONS])
+    for name in (LIVE_SCRIPT, LIVE_CAPTIONS):
         assert manifest["files"][name]["bytes"] == len((folder / name).read_bytes())
     assert set(manifest["parts"]) == set(export.PARTS) == set(data["parts"])
     assert manifest["settings"]["storage"] == {"text_encoder": "int8", "unet": "int10", "decoder": "int8"}
-    assert payload(folder, export.CAPTIONS_SCRIPT, ":captions") == sorted(CAPTIONS)
-    assert export.find(folder.parent, manifest["key"]) == folder
+    assert payload(folder, LIVE_CAPTIONS, ":captions") == sorted(CAPTIONS)
+    assert find_live(folder.parent, manifest["key"]) == folder
 
 
 # In a fresh interpreter: the same export, recording each part's float32 ONNX (what store_weights is given)
@@ -115,7 +115,7 @@ def test_the_same_export_gives_the_same_bytes_in_another_process(live_export, fr
     folder, _ = live_export
     again, _ = fresh_export
     assert again.name == folder.name and again != folder
-    for name in (export.SCRIPT, export.CAPTIONS_SCRIPT, export.MANIFEST):
+    for name in (LIVE_SCRIPT, LIVE_CAPTIONS, LIVE_MANIFEST):
         assert (again / name).read_bytes() == (folder / name).read_bytes(), name
 
 
@@ -263,15 +263,15 @@ def test_an_incomplete_folder_does_not_count(live_export, tmp_path):
     import shutil
 
     folder, _ = live_export
-    key = folder.name[len(export.PREFIX):]
+    key = folder.name[len(LIVE_PREFIX):]
     copy = tmp_path / folder.name
     shutil.copytree(folder, copy)
-    assert export.find(tmp_path, key) == copy
-    with open(copy / export.SCRIPT, "r+b") as script:  # cut short, as a killed copy leaves it
+    assert find_live(tmp_path, key) == copy
+    with open(copy / LIVE_SCRIPT, "r+b") as script:  # cut short, as a killed copy leaves it
         script.truncate(100)
-    assert export.find(tmp_path, key) is None
-    (copy / export.MANIFEST).unlink()
-    assert export.find(tmp_path, key) is None
+    assert find_live(tmp_path, key) is None
+    (copy / LIVE_MANIFEST).unlink()
+    assert find_live(tmp_path, key) is None
 
 
 def test_the_key_covers_what_shapes_the_bytes():

@@ -35,12 +35,8 @@ from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from unsmudge.contract import LIVE_CAPTIONS as CAPTIONS_SCRIPT
-from unsmudge.contract import LIVE_FORMAT, LIVE_SETTINGS, DemoSpec
-from unsmudge.contract import LIVE_MANIFEST as MANIFEST
-from unsmudge.contract import LIVE_PREFIX as PREFIX
-from unsmudge.contract import LIVE_SCRIPT as SCRIPT
-from unsmudge.contract import find_live as find
+from unsmudge.contract import (LIVE_CAPTIONS, LIVE_FORMAT, LIVE_MANIFEST, LIVE_PREFIX, LIVE_SCRIPT, LIVE_SETTINGS,
+                               DemoSpec, find_live)
 from unsmudge.precompute.store import TMP_PREFIX, write_text_atomic
 from unsmudge.precompute.weights import model_folder, model_identity
 from unsmudge.problems import Problem, ProblemsFound
@@ -159,11 +155,11 @@ def export(spec: DemoSpec, content_dir: Path, out_dir: Path, demo_file: str, sto
     captions = read_captions(folder) if captions is None else clean_captions(captions)
     settings = Settings.of(spec, storage)
     key = live_key(identity.digest(), settings, captions, versions())
-    done = find(out_dir, key)
+    done = find_live(out_dir, key)
     if done is not None:
         return done
     payload, parts = _payload(folder, settings)
-    scripts = {SCRIPT: script(key, payload), CAPTIONS_SCRIPT: script(f"{key}:captions", captions)}
+    scripts = {LIVE_SCRIPT: script(key, payload), LIVE_CAPTIONS: script(f"{key}:captions", captions)}
     manifest = {"format": LIVE_FORMAT, "key": key, "model": identity.model_dump(), "settings": asdict(settings),
                 "exporters": versions(), "opset": OPSET, "parts": parts, "captions": len(captions),
                 "global": GLOBAL, "files": {name: {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
@@ -174,14 +170,14 @@ def export(spec: DemoSpec, content_dir: Path, out_dir: Path, demo_file: str, sto
 def _write(out_dir: Path, key: str, scripts: dict[str, bytes], manifest: dict) -> Path:
     """Into a temp folder, live.json last, then renamed into place: the folder is whole or absent."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    final = out_dir / f"{PREFIX}{key}"
-    temp = out_dir / f"{TMP_PREFIX}{PREFIX}{key}-{os.getpid()}"
+    final = out_dir / f"{LIVE_PREFIX}{key}"
+    temp = out_dir / f"{TMP_PREFIX}{LIVE_PREFIX}{key}-{os.getpid()}"
     shutil.rmtree(temp, ignore_errors=True)
     temp.mkdir()
     try:
         for name, data in scripts.items():
             (temp / name).write_bytes(data)
-        write_text_atomic(temp / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+        write_text_atomic(temp / LIVE_MANIFEST, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
         if final.exists():  # an incomplete folder some other tool left: replaced
             shutil.rmtree(final)
         os.replace(temp, final)

@@ -50,8 +50,9 @@ QUALITY = {"avif": 50, "webp": 60, "jpeg": 70}
 # Latent views are drawn cell by cell, several times larger, so every number must survive: lossless WebP.
 LATENT_FORMAT = "webp"
 SHEET_SIDE = 8192  # pixels: a sprite sheet's largest side (WebP stops at 16383; phones decode 8192 well)
-# What `compare` may name -> the spec's key whose 2-4 values are then shown side by side, under one slider
-COMPARED = {"guidance": "guidance", "seed": "seeds", "prompt": "prompts", "scheduler": "scheduler", "steps": "steps"}
+# The settings that tell a demo's runs apart, in plan order, and what `compare` may name -> the spec's key whose
+# 2-4 values are then shown side by side, under one slider
+COMPARED = {"prompt": "prompts", "seed": "seeds", "guidance": "guidance", "scheduler": "scheduler", "steps": "steps"}
 # "model" keeps the model's own scheduler class (what it was published with)
 SCHEDULER_NAMES = {"ddim": "DDIM", "euler": "Euler", "euler_a": "Euler ancestral", "lms": "LMS",
                    "model": "the model's own"}
@@ -107,7 +108,7 @@ class DemoSpec(BaseModel):
     description: str = ""
     # show the runs that differ only in this setting side by side, under one slider (2-4 of them). Declared
     # before the settings it names: their checks read it.
-    compare: Literal["guidance", "seed", "prompt", "scheduler", "steps"] | None = None
+    compare: Literal[tuple(COMPARED)] | None = None  # type: ignore[valid-type]
     # "embedded" (the default model shipped in unsmudge), a local diffusers folder
     # (relative to the content folder), or a hub id with a pinned 40-hex `revision`.
     model: str = EMBEDDED

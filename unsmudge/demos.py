@@ -14,8 +14,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from unsmudge.contract import (LIVE_CAPTIONS, LIVE_SCRIPT, SCHEDULER_NAMES, DemoSpec, Run, RunRecord, find_live_for,
-                               find_results, load_demos, model_source, plan_runs, values_of)
+from unsmudge.contract import (COMPARED, LIVE_CAPTIONS, LIVE_SCRIPT, SCHEDULER_NAMES, DemoSpec, Run, RunRecord,
+                               find_live_for, find_results, load_demos, model_source, plan_runs, values_of)
 from unsmudge.problems import Problem, ProblemsFound, display_path
 
 FILMSTRIP = 6  # frames in the filmstrip shown without JavaScript
@@ -138,9 +138,6 @@ def gather_demos(content_dir: Path, frames_dir: Path, used: dict[str, list[tuple
     return demos
 
 
-SETTINGS = ("prompt", "seed", "guidance", "scheduler", "steps")  # what tells a demo's runs apart
-
-
 def setting(run: Run, name: str) -> str:
     """How a run's value of one setting reads in a label."""
     value = getattr(run, name)
@@ -171,7 +168,7 @@ def _listing(words: list[str]) -> str:
 def choices(spec: DemoSpec, runs: list[Run]) -> list[dict]:
     """The prompt menu, in plan order. Without `compare` one run per choice; with it, the runs that differ
     only in the compared setting, side by side, and a sentence saying what changes between them."""
-    kept = [name for name in SETTINGS if name != spec.compare]
+    kept = [name for name in COMPARED if name != spec.compare]
     varying = [name for name in kept if len({getattr(run, name) for run in runs}) > 1]
     groups: dict[tuple, list[int]] = {}
     for index, run in enumerate(runs):

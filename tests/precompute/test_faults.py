@@ -7,7 +7,7 @@ import signal
 import time
 
 from unsmudge.contract import DemoSpec, Frames, ModelIdentity, RunRecord, plan_runs
-from unsmudge.precompute.store import clean_stale, encode, write_run
+from unsmudge.precompute.store import RunWriter, clean_stale, encode
 
 from tests.commands import tree
 
@@ -70,8 +70,11 @@ def test_write_run_replaces_whole(tmp_path):
     record = RunRecord.new(run, ModelIdentity(id="embedded", revision="sha256:1"), "DDIMScheduler", spec,
                            "float32", "cpu", [999, 0], latent_size=8)
     names = record.frame_files()
-    write_run(tmp_path, record, {name: b"1" for name in names} | {"stray.png": b"2"})
-    write_run(tmp_path, record, {name: b"3" for name in names})
+    for files in ({name: b"1" for name in names} | {"stray.png": b"2"}, {name: b"3" for name in names}):
+        with RunWriter(tmp_path, record.key) as writer:
+            for name, data in files.items():
+                writer.add(name, data)
+            writer.commit(record)
     assert sorted(p.name for p in (tmp_path / record.key).iterdir()) == sorted(names + ["run.json"])
     assert [p.name for p in tmp_path.iterdir()] == [record.key]
     assert RunRecord.read(tmp_path / record.key) == record

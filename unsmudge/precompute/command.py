@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from unsmudge.contract import (LIVE_PREFIX, DemoSpec, ModelIdentity, Run, RunRec
                                live_exports, load_demos, model_source, plan_runs)
 from unsmudge.precompute import export
 from unsmudge.precompute.checks import check_model, model_warnings
-from unsmudge.precompute.store import TMP_PREFIX, clean_stale
+from unsmudge.precompute.store import clean_stale, remove_folder
 from unsmudge.precompute.weights import model_folder, model_identity
 from unsmudge.problems import Problem, ProblemsFound, display_path, report
 
@@ -213,9 +212,7 @@ def prune_superseded(out: Path, plan: Plan) -> list[Path]:
             continue
         for folder, record in results:
             if record.model.digest() != current:
-                aside = folder.with_name(f"{TMP_PREFIX}old-{folder.name}-{os.getpid()}")
-                os.replace(folder, aside)  # gone from the build stage's view at once, deleted after
-                shutil.rmtree(aside, ignore_errors=True)
+                remove_folder(folder)
                 removed.append(folder)
     return removed
 
@@ -301,9 +298,7 @@ def prune_live(out: Path, current: Path, identity: ModelIdentity, spec: DemoSpec
     removed = []
     for folder, _ in live_exports(out, identity, spec):
         if folder != current:
-            aside = folder.with_name(f"{TMP_PREFIX}old-{folder.name}-{os.getpid()}")
-            os.replace(folder, aside)  # gone from the build stage's view at once, deleted after
-            shutil.rmtree(aside, ignore_errors=True)
+            remove_folder(folder)
             removed.append(folder)
     return removed
 

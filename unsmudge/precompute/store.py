@@ -125,6 +125,14 @@ def write_text_atomic(path: Path, text: str) -> None:
     os.replace(temp, path)
 
 
+def remove_folder(folder: Path) -> None:
+    """Remove a finished folder (a run, an export) so that it leaves the build stage's view at once: renamed
+    aside under a temp name (which `clean_stale` knows), then deleted."""
+    aside = folder.with_name(f"{TMP_PREFIX}old-{folder.name}-{os.getpid()}")
+    os.replace(folder, aside)
+    shutil.rmtree(aside, ignore_errors=True)
+
+
 class RunWriter:
     """One run folder being written: frames as they come, `run.json` last, then renamed into place.
 
@@ -170,14 +178,6 @@ class RunWriter:
             shutil.rmtree(old, ignore_errors=True)
         _fsync_dir(self.out_dir)
         return final
-
-
-def write_run(out_dir: Path, record: RunRecord, files: dict[str, bytes]) -> Path:
-    """Write a run's frames (all in hand) and run.json into place; returns the run folder."""
-    with RunWriter(out_dir, record.key) as writer:
-        for name, data in sorted(files.items()):
-            writer.add(name, data)
-        return writer.commit(record)
 
 
 def _fsync_dir(folder: Path) -> None:

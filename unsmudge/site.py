@@ -98,8 +98,7 @@ class Builder:
         self.search_url = self.theme.add_asset("search-index.js", self.search_index())
         self.math_styles = self._math_stylesheet()
         if not any(demo.draw for demo in self.demos.values()):  # the live mode's runtime: only where it runs
-            for rel in [rel for rel in self.theme.assets if rel.startswith(LIVE)]:
-                del self.theme.assets[rel]
+            self.theme.drop_assets(LIVE)
         files: dict[str, bytes | Path] = {}
         try:
             for lesson in self.course.lessons:
@@ -194,8 +193,7 @@ class Builder:
         """The theme's math stylesheet plus a rule per inline style of the formulas; the math assets
         (stylesheet and fonts) are left out of a site without formulas. Returns the styles covered."""
         if not any(c.has_math for c in self.converted.values()):
-            for rel in [rel for rel in self.theme.assets if rel.startswith(MATH_ASSETS)]:
-                del self.theme.assets[rel]
+            self.theme.drop_assets(MATH_ASSETS)
             return None
         styles = set().union(*(c.math_styles for c in self.converted.values()))
         base = self.theme.assets[MATH_STYLESHEET].data

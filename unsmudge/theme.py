@@ -76,6 +76,11 @@ class Theme:
         name = _hashed_name(rel, data) if rel.endswith(HASHED) else rel
         return Asset(f"assets/{name}", data)
 
+    def drop_assets(self, prefix: str) -> None:
+        """Leave out of the site every asset under `prefix` (a part of the theme this site does not use)."""
+        for rel in [rel for rel in self.assets if rel.startswith(prefix)]:
+            del self.assets[rel]
+
     def add_asset(self, rel: str, data: bytes) -> str:
         """A generated asset (such as the search index); returns its hashed URL."""
         self.assets[rel] = self._asset(rel, data)

@@ -7,6 +7,7 @@ that serves it under the /course/ sub-path, as GitHub Pages does for a project s
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import shutil
@@ -43,8 +44,8 @@ def built_site(tmp_path_factory) -> Path:
 
 class _Handler(SimpleHTTPRequestHandler):
     extensions_map = {**SimpleHTTPRequestHandler.extensions_map, ".webp": "image/webp", ".js": "text/javascript",
-                      ".mp3": "audio/mpeg", ".svg": "image/svg+xml"}
-    served: list[str] = []  # every path asked for, in order (shared by the server's threads)
+                      ".mp3": "audio/mpeg", ".svg": "image/svg+xml", ".woff2": "font/woff2"}
+    served: list[str]  # every path asked for, in order (shared by the server's threads); one list per server
 
     def do_GET(self):
         self.served.append(self.path)
@@ -54,11 +55,15 @@ class _Handler(SimpleHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="session")
-def server(built_site):
-    """A threaded HTTP server on 127.0.0.1 whose /course/ is the built site; stopped at teardown."""
-    handler = functools.partial(_Handler, directory=str(built_site.parent))
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+@contextlib.contextmanager
+def sub_path_server(site: Path):
+    """A threaded HTTP server on 127.0.0.1 with `site` (a folder named course) at /course/, as on a GitHub Pages
+    project site. Yields the server, with `root` (its URL, ending in /) and `served`; stopped on exit."""
+    assert site.name == "course", site
+    handler = type("Handler", (_Handler,), {"served": []})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(site.parent)))
+    httpd.root = f"http://127.0.0.1:{httpd.server_address[1]}/course/"
+    httpd.served = handler.served
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
@@ -69,11 +74,18 @@ def server(built_site):
         thread.join(timeout=5)
 
 
+@pytest.fixture(scope="session")
+def server(built_site):
+    """The built fixture course under /course/ of a local server."""
+    with sub_path_server(built_site) as httpd:
+        yield httpd
+
+
 @pytest.fixture
 def served(server) -> list[str]:
     """The paths the HTTP server is asked for from now on, in order (the list grows as the test goes on)."""
-    _Handler.served.clear()  # not what earlier tests asked for
-    return _Handler.served
+    server.served.clear()  # not what earlier tests asked for
+    return server.served
 
 
 @pytest.fixture(scope="session")
@@ -89,7 +101,7 @@ def origin(request, built_site, server) -> str:
     """The site's root URL (ending in /), from disk or under the /course/ sub-path of a local server."""
     if request.param == "file":
         return built_site.as_uri() + "/"
-    return f"http://127.0.0.1:{server.server_address[1]}/course/"
+    return server.root
 
 
 class Watch:

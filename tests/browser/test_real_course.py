@@ -5,11 +5,8 @@ request, and no serious or critical axe violation in either theme."""
 
 from __future__ import annotations
 
-import functools
 import re
 import shutil
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -17,7 +14,7 @@ import pytest
 from tests.commands import build_in_subprocess
 
 from .axe import serious_violations
-from .conftest import Watch
+from .conftest import Watch, sub_path_server
 
 COURSE = Path(__file__).resolve().parents[1] / "fixtures" / "real-course"
 PAGES = ["index.html", "perceptron.html", "multilayer.html", "frameworks.html", "overfitting.html",
@@ -52,20 +49,8 @@ def real_site(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def sub_path(real_site) -> str:
     """http://127.0.0.1:<port>/course/: the site under a sub-path, as on a GitHub Pages project site."""
-    class Quiet(SimpleHTTPRequestHandler):
-        extensions_map = {**SimpleHTTPRequestHandler.extensions_map, ".js": "text/javascript",
-                          ".woff2": "font/woff2", ".svg": "image/svg+xml"}
-
-        def log_message(self, *args):
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(real_site.parent)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/course/"
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(timeout=5)
+    with sub_path_server(real_site) as httpd:
+        yield httpd.root
 
 
 @pytest.mark.parametrize("where", ["file", "http"])

@@ -10,9 +10,16 @@ U-Net's batch of two), and the image view decoded at every step, as the page sho
 side (passes interleaved, so a busy neighbour slows both): the same work in torch on the CPU with one thread
 (the page has one), i.e. precompute's pipeline. Prints
 - the export's time (precompute, once per model) and the live files the build added to the site;
-- in the built page, Draw pressed: the time to the first frame in the slider (runtime and model loaded) and to
-  the last (`data-draw-first-ms`, `data-draw-ms`);
-- time to draw (target < 6 s) and the ratio to torch; the first load (runtime + model) apart;
+- in the built page, each in a fresh browser context, timed from the Draw button's pointerdown (its event time,
+  so a click that waits for a busy page counts) to the first and the last frame in the slider:
+  (a) the cold first Draw: nothing loaded, the prompt already in the field (put there without engaging it),
+      Draw pressed: the runtime and the model load after the press;
+  (b) the realistic first Draw: click the prompt field (the live mode starts loading), type "rocket" at 5 keys
+      a second, press Draw; also the longest a keystroke waited for the page meanwhile;
+  (c) a later Draw on the same page (everything loaded);
+  target for the first Draw: under 6 s from press to last frame;
+- time to draw through the page's model (target < 6 s) and the ratio to torch; the first load (runtime +
+  model, all sessions) apart;
 - the longest task on the page's main thread while drawing (PerformanceObserver "longtask"): how long a
   click may wait;
 - the download: every file the build added for the live mode, raw and gzip -9 (as a static host serves it;
@@ -76,7 +83,7 @@ DRAW = f"""async ([urls, key, src, prompt]) => {{
 
 LOAD = """async ([urls, key, src]) => {
   const start = performance.now();
-  await unsmudgeDraw.load(urls, key, src);
+  await (await unsmudgeDraw.load(urls, key, src)).loaded;
   return performance.now() - start;
 }"""
 
@@ -110,14 +117,58 @@ def sizes(site: Path) -> list[tuple[str, int, int]]:
             for p in files if p.is_file()]
 
 
-BUTTON = """async prompt => {
+# the page's clock: the Draw button's pointerdown (its event time: when the click happened, however long the page
+# took to get to it), then the first frame in the slider (data-draw-step="0") and the last (data-draw-ms)
+WATCH = """() => {
   const root = document.querySelector('[data-draw]');
-  document.querySelector('input[name=prompt]').value = prompt;
-  root.querySelector('button[data-draw-run]').click();
-  await new Promise(resolve => { const check = () => root.getAttribute('data-draw-ms') ? resolve() :
-    setTimeout(check, 20); check(); });
-  return [+root.getAttribute('data-draw-first-ms'), +root.getAttribute('data-draw-ms')];
+  window.timing = {keyWaits: []};
+  root.querySelector('button[data-draw-run]').addEventListener('pointerdown', e => {
+    Object.assign(window.timing, {press: e.timeStamp, first: 0, last: 0});
+    root.removeAttribute('data-draw-ms');
+  }, true);
+  document.querySelector('input[name=prompt]').addEventListener('keydown', e => {
+    window.timing.keyWaits.push(performance.now() - e.timeStamp);
+  }, true);
+  new MutationObserver(() => {
+    const t = performance.now(), timing = window.timing;
+    if (!timing.press) return;
+    if (!timing.first && root.getAttribute('data-draw-step') === '0') timing.first = t;
+    if (!timing.last && root.hasAttribute('data-draw-ms')) timing.last = t;
+  }).observe(root, {attributes: true, attributeFilter: ['data-draw-step', 'data-draw-ms']});
 }"""
+TIMED = """() => { const t = window.timing;
+  return [(t.first - t.press) / 1000, (t.last - t.press) / 1000, Math.max(0, ...t.keyWaits) / 1000]; }"""
+EVERY_VIEW = "() => /forward/.test(document.querySelector('[data-demo]').dataset.loaded)"
+
+
+def press_draw(page) -> tuple[float, float, float]:
+    """Press Draw, wait for the last frame; (press -> first frame, press -> last frame, longest key wait), s."""
+    page.click("button[data-draw-run]")
+    page.wait_for_function("() => window.timing.last > 0")
+    return page.evaluate(TIMED)
+
+
+def page_draws(browser, page_file: Path, prompt: str) -> dict[str, tuple[float, float, float]]:
+    """(a), (b) and (c) above, each first Draw in a fresh context (nothing loaded, nothing cached)."""
+    timings = {}
+    for case in ("a", "b"):
+        context = browser.new_context()
+        page = context.new_page()
+        page.set_default_timeout(300_000)
+        page.goto(page_file.as_uri())
+        page.wait_for_function("() => document.querySelector('[data-demo]').dataset.state === 'ready'")
+        page.evaluate(WATCH)
+        if case == "a":
+            page.evaluate("p => { document.querySelector('input[name=prompt]').value = p; }", prompt)
+        else:
+            page.click("input[name=prompt]")
+            page.keyboard.type(prompt, delay=200)  # 5 keys a second
+        timings[case] = press_draw(page)
+        if case == "b":
+            page.wait_for_function(EVERY_VIEW)  # the run's other views decoded: the page is idle again
+            timings["c"] = press_draw(page)
+        context.close()
+    return timings
 
 
 def main(argv=None) -> int:
@@ -144,9 +195,8 @@ def main(argv=None) -> int:
         browser = playwright.chromium.launch(executable_path=CHROMIUM)
         page = browser.new_page()
         page.set_default_timeout(300_000)
-        page.goto(page_file.as_uri())
-        first_frame, first_draw = (ms / 1000 for ms in page.evaluate(BUTTON, args.prompts[0]))
-        page.goto(page_file.as_uri())  # again, for the model loaded alone
+        pressed = [page_draws(browser, page_file, "rocket") for _ in range(args.repeats)]
+        page.goto(page_file.as_uri())  # for the model loaded alone
         first_load = page.evaluate(LOAD, model_args(page)) / 1000
         for _ in range(args.repeats):
             for prompt in args.prompts:
@@ -170,9 +220,19 @@ def main(argv=None) -> int:
     print(f"load average before / after: {' '.join(f'{v:.2f}' for v in load_before)} / "
           f"{' '.join(f'{v:.2f}' for v in load_after)}")
     print(f"export (precompute, once per model): {export_seconds:.1f} s")
-    print(f"in the built page, Draw pressed (first time): first frame in the slider after {first_frame:.2f} s, "
-          f"the last after {first_draw:.2f} s")
-    print(f"first load in the page (runtime + model, once): {first_load:.2f} s")
+    print(f"in the built page, prompt \"rocket\", from pressing Draw (best / median of {args.repeats}; torch's "
+          f"best draw, as below: {min(torch_times):.2f} s):")
+    cases = {"a": "(a) cold first Draw (prompt in the field, nothing loaded)",
+             "b": "(b) first Draw: click the field, type at 5 keys/s, Draw",
+             "c": "(c) a later Draw"}
+    for case, label in cases.items():
+        first, last = ([p[case][i] for p in pressed] for i in (0, 1))
+        met = "meets" if statistics.median(last) < TARGET_SECONDS else "misses"
+        print(f"  {label:<58} first frame {min(first):5.2f} / {statistics.median(first):5.2f} s, last "
+              f"{min(last):5.2f} / {statistics.median(last):5.2f} s: {met} < {TARGET_SECONDS:g} s (median)")
+    waits = [p["b"][2] for p in pressed]
+    print(f"  while (b) loaded, the longest a keystroke waited: {max(waits) * 1000:.0f} ms")
+    print(f"first load in the page (runtime + model, every part's session): {first_load:.2f} s")
     print(f"time to draw, seconds per prompt (best / median of {runs}):")
     print(f"  browser {min(browser_times):6.2f} / {statistics.median(browser_times):6.2f}   (target < {TARGET_SECONDS:g} s)")
     print(f"  torch   {min(torch_times):6.2f} / {statistics.median(torch_times):6.2f}")

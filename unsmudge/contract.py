@@ -493,7 +493,7 @@ def find_results(frames_dir: Path) -> dict[str, list[tuple[Path, RunRecord]]]:
 
 # The live mode's export (unsmudge/precompute/export.py writes it, the build reads it): a folder
 # build/live-<key>/ holding the page's classic scripts and live.json, written last, which lists them.
-LIVE_FORMAT = 1  # bump when the folder's layout or the payload the page reads changes
+LIVE_FORMAT = 2  # bump when the folder's layout or the payload the page reads changes
 LIVE_PREFIX = "live-"
 LIVE_MANIFEST = "live.json"
 LIVE_SCRIPT = "model.js"

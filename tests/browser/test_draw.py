@@ -110,6 +110,9 @@ def model_args(page) -> list:
     return page.evaluate(MODEL)
 
 
+LOADED = ["captions.js", "model.js", "ort-wasm-simd-threaded.js", "ort.wasm.min.js"]  # the live mode's files
+
+
 def live_files(urls: list[str]) -> list[str]:
     """The live mode's files among requests (draw.js itself loads with the page; it loads nothing more)."""
     return [re.sub(r"\.[0-9a-f]{10}\.js$", ".js", u.rsplit("/", 1)[-1]) for u in urls  # less the asset hash
@@ -196,15 +199,24 @@ def _shown(page, view: str, index: int) -> np.ndarray:
 
 
 def _draw_with_the_button(watch: Watch, runs: dict):
-    """Nothing loads until Draw; then the frames come step by step into the demo's slider, the page answers a
-    click meanwhile, and afterwards the run stays: scrubbable, every view unlocked as it is decoded, all
-    precompute's pictures; picking a precomputed prompt gives the panel its frames back."""
+    """Nothing loads while the learner looks or picks a precomputed prompt; going to type a prompt loads the
+    live mode (the status says so); after Draw the frames come step by step into the demo's slider, the page
+    answers a click meanwhile, and afterwards the run stays: scrubbable, every view unlocked as it is decoded,
+    all precompute's pictures; picking a precomputed prompt gives the panel its frames back."""
     page = watch.page
     page.set_default_timeout(SLOW)
     page.wait_for_function("() => document.querySelector('[data-demo]').dataset.state === 'ready'")
     root = page.locator("[data-draw]")
     assert root.get_attribute("aria-busy") is None
+    page.select_option("[data-run]", label="octopus")
+    page.locator(f'{OUTPUT}[data-frame="image 0"]').wait_for()
+    page.locator("[data-range]").fill("5")
+    page.select_option("[data-run]", label="a red heart")
     assert live_files(watch.requests) == [], "the live mode loaded unasked"
+    page.click("input[name=prompt]")  # the learner goes to type: the model loads meanwhile
+    assert "Loading the model" in page.locator("[data-draw-status]").inner_text()
+    page.wait_for_function("() => /model is ready/.test(document.querySelector('[data-draw-status]').textContent)")
+    assert sorted(live_files(watch.requests)) == LOADED, "Draw not pressed yet: the model loaded"
     page.fill("input[name=prompt]", "a red heart")
     page.evaluate("""() => { window.probe = [];
       document.querySelector('.demo__title').addEventListener('click', () => window.probe.push(
@@ -235,9 +247,8 @@ def _draw_with_the_button(watch: Watch, runs: dict):
     page.wait_for_function("() => /forward/.test(document.querySelector('[data-demo]').dataset.loaded)")
     assert "every view is ready" in page.locator("[data-draw-status]").inner_text()
     loaded = live_files(watch.requests)
-    # the captions first (the prompt is checked before anything large loads), then the runtime and the model
-    assert loaded[0] == "captions.js", loaded
-    assert sorted(loaded[1:]) == ["model.js", "ort-wasm-simd-threaded.js", "ort.wasm.min.js"], loaded
+    # the captions first (the suggestions list), then the runtime and the model, each once
+    assert loaded[0] == "captions.js" and sorted(loaded) == LOADED, loaded
     page.select_option("[data-run]", label="octopus")  # back to a precomputed prompt: its sheets
     _, octopus = runs["octopus"]
     page.check("input[data-view][value=image]")
@@ -401,8 +412,9 @@ def test_the_vocabulary_says_what_the_model_knows(page, site):
 
 
 def test_an_unknown_word_is_answered_with_the_nearest_captions(browser, site):
-    """A word no caption uses: the page names it and offers the nearest captions, loading no runtime;
-    Draw again with the same prompt draws it anyway. The suggestions list fills on first focus."""
+    """A word no caption uses: the page names it and offers the nearest captions, and draws nothing (with the
+    field never engaged, say a value the browser restored, it loads no runtime); Draw again with the same
+    prompt draws it anyway. The suggestions list fills when the learner goes to type."""
     context = browser.new_context()
     try:
         page = context.new_page()
@@ -410,9 +422,7 @@ def test_an_unknown_word_is_answered_with_the_nearest_captions(browser, site):
         requests = []
         page.on("request", lambda r: requests.append(r.url))
         page.goto(site.as_uri())
-        page.fill("input[name=prompt]", "rockett")
-        page.wait_for_function("() => document.querySelectorAll('[data-draw-words] option').length > 1000")
-        assert page.locator("[data-draw-words] option[value='a rocket']").count() == 1
+        page.evaluate("() => { document.querySelector('input[name=prompt]').value = 'rockett'; }")
         page.click("button[data-draw-run]")
         page.locator('[data-draw][aria-busy="false"]').wait_for()
         status = page.locator("[data-draw-status]").inner_text()
@@ -420,6 +430,11 @@ def test_an_unknown_word_is_answered_with_the_nearest_captions(browser, site):
         assert "a rocket" in page.locator("[data-draw-suggest]").inner_text().splitlines()
         assert live_files(requests) == ["captions.js"]
         assert page.locator("[data-draw]").get_attribute("data-draw-step") is None
+        page.focus("input[name=prompt]")  # the learner goes to type (here by the keyboard): the model loads
+        page.wait_for_function("() => document.querySelectorAll('[data-draw-words] option').length > 1000")
+        assert page.locator("[data-draw-words] option[value='a rocket']").count() == 1
+        page.wait_for_function("() => /model is ready/.test(document.querySelector('[data-draw-status]').textContent)")
+        assert sorted(live_files(requests)) == LOADED
         page.click("button[data-draw-run]")  # again: drawn anyway
         page.locator(DRAWING).wait_for()
     finally:

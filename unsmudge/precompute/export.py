@@ -4,19 +4,22 @@ with its tokenizer, its schedule and the captions it knows, in one content-addre
 
 - The folder holds `model.js`, `captions.js` and `live.json`. The two scripts are classic scripts (a page
   opened from file:// may not fetch, import modules or start workers) that store their payload in
-  `self.unsmudgeLive`: `model.js` under "<key>" (tokenizer, schedule, each ONNX part as base64 of its gzip
-  bytes, which the page inflates with the browser's `DecompressionStream`), `captions.js` under
-  "<key>:captions" (the captions the model knows: small, so the page can check a prompt before loading
-  the model). `live.json` (written last) lists what the folder holds.
+  `self.unsmudgeLive`: `model.js` under "<key>" (tokenizer, schedule, the latent view's scale, each part as
+  `store_weights` packs it, base64 of gzip bytes that the page inflates with the browser's
+  `DecompressionStream`), `captions.js` under "<key>:captions" (the captions the model knows: small, so the
+  page can check a prompt before loading the model). `live.json` (written last) lists what the folder holds.
 - The key hashes the model's identity (`weights.model_identity`: the files loading reads), the settings
   that shape the bytes (steps, spacing, size, negative prompt, each part's weight storage), the captions,
-  and the exporter's versions (torch, onnx, onnxscript): any change, a new folder.
-- Weight storage: "intN" (N = 8 to 12: symmetric fixed point, one scale per output channel, decoded by
-  `DequantizeLinear`), "fp16" (`Cast`) or "fp32". All become float32 weights when onnxruntime loads the
-  model (constant folding; the page sets `session.disable_quant_qdq` so that quantised weights fold too),
-  so every step runs in float32 and only the weights are rounded. The default (`Storage`) keeps every
-  view of the browser's frames within 2/255 of precompute's (tests/browser/test_draw.py) and the live
-  mode under 12 MB compressed (benchmarks/live_mode.py).
+  and the exporter's versions (torch, onnx, onnxscript, onnxruntime): any change, a new folder.
+- Each part's graph is optimised here, once, by onnxruntime (`optimised`: its "extended" level, the fusions
+  that suit every CPU), so the page creates its sessions with no optimisation: that was most of the first
+  load's time (docs/benchmarks.md, "Live mode").
+- Weight storage: "intN" (N = 8 to 12: symmetric fixed point, one scale per output channel) or "fp32". A
+  quantised part ships its graph with zeros where the large weights go (gzip makes them nothing) and the
+  fixed-point values beside it; draw.js writes the float32 weights into the graph before handing it to
+  onnxruntime, with DequantizeLinear's arithmetic. Every step runs in float32; only the weights are
+  rounded. The default (`Storage`) keeps every view of the browser's frames within 2/255 of precompute's
+  (tests/browser/test_draw.py) and the live mode under 12 MB compressed (benchmarks/live_mode.py).
 - Deterministic: the same model, settings and versions give the same bytes (gzip without a date, JSON
   with sorted keys, the exporter's per-node metadata removed).
 
@@ -45,9 +48,9 @@ GLOBAL = "unsmudgeLive"  # the page-wide object the classic scripts fill
 CAPTIONS = "captions.json"  # a model folder's list of the captions it was trained on (optional)
 OPSET = 18
 PARTS = ("text_encoder", "unet", "decoder")
-STORAGE = ("int8", "int9", "int10", "int11", "int12", "fp16", "fp32")  # see store_weights
+STORAGE = ("int8", "int9", "int10", "int11", "int12", "fp32")  # see store_weights
 QUANTISE_FROM = 1024  # tensors smaller than this (norms, biases) stay float32: they cost nothing
-EXPORTERS = ("torch", "onnx", "onnxscript")  # their versions shape the bytes, so they are in the key
+EXPORTERS = ("torch", "onnx", "onnxscript", "onnxruntime")  # their versions shape the bytes: in the key
 COMPONENTS = ("text_encoder", "tokenizer", "unet", "vae", "scheduler")
 
 
@@ -208,6 +211,7 @@ def _payload(folder: Path, settings: Settings) -> tuple[dict, dict]:
     import torch
     from diffusers import DDIMScheduler, DiffusionPipeline
 
+    from unsmudge.precompute.capture import LATENT_RANGE
     from unsmudge.precompute.weights import variant
 
     with _quiet():
@@ -226,14 +230,15 @@ def _payload(folder: Path, settings: Settings) -> tuple[dict, dict]:
     parts, summary = {}, {}
     for name, (module, args) in modules.items():
         kind = getattr(settings.storage, name)
-        data = onnx_bytes(module, args, INPUTS[name], kind)
-        parts[name] = packed(data)
+        data = optimised(onnx_bytes(module, args, INPUTS[name]))
+        parts[name] = store_weights(data, kind)
         summary[name] = {"storage": kind, "onnx_bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
     scheduler = DDIMScheduler.from_config(pipe.scheduler.config, timestep_spacing=settings.timestep_spacing)
     payload = {
         "format": LIVE_FORMAT,
         "size": settings.size,
         "latent": latent,
+        "latent_range": LATENT_RANGE,  # the latent and noise views' colour scale, as precompute draws them
         "tokenizer": tokenizer(folder / "tokenizer", tokens),
         "negative_prompt": settings.negative_prompt,
         "schedule": schedule(scheduler, settings.steps),
@@ -301,9 +306,8 @@ def _modules():
     return TextEncoder, UNet, Decoder
 
 
-def onnx_bytes(module, args: tuple, names: tuple[str, ...], storage: str) -> bytes:
-    """One part as ONNX (torch's dynamo exporter, fixed shapes), per-node metadata removed, weights stored
-    as `storage` says."""
+def onnx_bytes(module, args: tuple, names: tuple[str, ...]) -> bytes:
+    """One part as ONNX (torch's dynamo exporter, fixed shapes, float32), per-node metadata removed."""
     import torch
 
     module.eval()
@@ -314,48 +318,73 @@ def onnx_bytes(module, args: tuple, names: tuple[str, ...], storage: str) -> byt
     for node in model.graph.node:  # source lines and module paths of this machine: not part of the model
         del node.metadata_props[:]
         node.doc_string = ""
-    return store_weights(model, storage).SerializeToString()
+    return model.SerializeToString()
 
 
-def store_weights(model, storage: str):
-    """The model with every float32 weight of QUANTISE_FROM values or more stored as `storage`, turned back
-    into float32 by nodes in front of the graph (folded away when onnxruntime loads it):
-    fp16: `Cast`; intN: `DequantizeLinear` of the high part, plus (past 8 bits) `DequantizeLinear` of the
-    low part and `Add`."""
+def optimised(onnx: bytes) -> bytes:
+    """The graph as onnxruntime optimises it at its "extended" level (constant folding and the fusions every
+    CPU runs; not the layout changes of "all", which depend on the machine), saved: the page then skips
+    this work (onnxruntime-web reads the graph as it is, with optimisation "disabled")."""
+    import tempfile
+
+    import onnxruntime
+
+    with tempfile.TemporaryDirectory(prefix="unsmudge-ort-") as temp:
+        options = onnxruntime.SessionOptions()
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+        options.optimized_model_filepath = str(Path(temp) / "optimised.onnx")
+        options.intra_op_num_threads = 1
+        options.log_severity_level = 3  # errors only
+        onnxruntime.InferenceSession(onnx, options, providers=["CPUExecutionProvider"])
+        return (Path(temp) / "optimised.onnx").read_bytes()
+
+
+MARK = b"unsmudge weight "  # 16 bytes, then the weight's index: where its values sit in the serialised graph
+
+
+def store_weights(onnx: bytes, storage: str) -> dict:
+    """A part as the page reads it: {"graph": the ONNX bytes, packed}, and for "intN" storage every float32
+    weight of QUANTISE_FROM values or more stored apart, its place in the graph left as zeros:
+    "weights": [byte offset of its values in the graph, count, channels, stride] per weight, in order (the
+    channel of value i is i // stride % channels), "bits": N, "high", "low" (past 8 bits), "scale": the
+    weights' `fixed_point` parts, concatenated and packed (int8, uint8, float32 little-endian). The page
+    writes high * (scale * 2^(N-8)) + low * scale, each product rounded to float32 and the sum too, as
+    DequantizeLinear and Add compute it, into the graph."""
     import numpy as np
-    from onnx import TensorProto, helper, numpy_helper
+    import onnx as onnx_lib
+    from onnx import numpy_helper
 
     if storage == "fp32":
-        return model
-    kept, created, nodes = [], [], []
+        return {"graph": packed(onnx), "weights": []}
+    bits = int(storage[3:])
+    model = onnx_lib.load_from_string(onnx)
+    table, highs, lows, scales = [], [], [], []
     for tensor in model.graph.initializer:
         array = numpy_helper.to_array(tensor)
         if array.dtype != np.float32 or array.size < QUANTISE_FROM:
-            kept.append(tensor)
             continue
-        name = tensor.name
-        if storage == "fp16":
-            created.append(numpy_helper.from_array(array.astype(np.float16), f"{name}.fp16"))
-            nodes.append(helper.make_node("Cast", [f"{name}.fp16"], [name], to=TensorProto.FLOAT))
-            continue
-        bits = int(storage[3:])
         high, low, scale, axis = fixed_point(array, bits)
-        step = np.float32(2 ** (bits - 8))
-        created += [numpy_helper.from_array(high, f"{name}.high"), numpy_helper.from_array(scale * step, f"{name}.step")]
-        if low is None:
-            nodes.append(helper.make_node("DequantizeLinear", [f"{name}.high", f"{name}.step"], [name], axis=axis))
-            continue
-        created += [numpy_helper.from_array(low, f"{name}.low"), numpy_helper.from_array(scale, f"{name}.scale")]
-        nodes += [helper.make_node("DequantizeLinear", [f"{name}.high", f"{name}.step"], [f"{name}.h"], axis=axis),
-                  helper.make_node("DequantizeLinear", [f"{name}.low", f"{name}.scale"], [f"{name}.l"], axis=axis),
-                  helper.make_node("Add", [f"{name}.h", f"{name}.l"], [name])]
-    graph = model.graph
-    del graph.initializer[:]
-    graph.initializer.extend(kept + created)
-    rest = list(graph.node)
-    del graph.node[:]
-    graph.node.extend(nodes + rest)
-    return model
+        index = len(table)
+        table.append([0, int(array.size), int(array.shape[axis]), int(array.size // array.shape[axis]) if axis == 0
+                      else 1])
+        highs.append(high.tobytes())
+        lows.append(b"" if low is None else low.tobytes())
+        scales.append(scale.astype("<f4").tobytes())
+        marked = np.zeros(array.size, np.float32).tobytes()
+        tensor.ClearField("float_data")
+        tensor.raw_data = MARK + index.to_bytes(4, "little") + marked[len(MARK) + 4:]
+    graph = bytearray(model.SerializeToString())
+    for index, row in enumerate(table):
+        mark = MARK + index.to_bytes(4, "little")
+        row[0] = graph.find(mark)
+        if row[0] < 0 or graph.find(mark, row[0] + 1) >= 0:
+            raise ValueError(f"weight {index}: its place in the graph is not unique")
+        graph[row[0]:row[0] + len(mark)] = bytes(len(mark))
+    part = {"graph": packed(bytes(graph)), "weights": table, "bits": bits, "high": packed(b"".join(highs)),
+            "scale": packed(b"".join(scales))}
+    if bits > 8:
+        part["low"] = packed(b"".join(lows))
+    return part
 
 
 def fixed_point(array, bits: int):

@@ -1,12 +1,14 @@
 /* unsmudge live mode: the embedded model draws in the page, step by step, offline.
  *
  * A classic script (no modules, no fetch, no workers), so it works from file:// as from any host. Nothing
- * loads until the learner asks: then these classic scripts are added to the page,
- *   live-<key>/captions.js          the captions the model knows (unsmudge/precompute/export.py), to check
- *                                   the prompt first
+ * loads until the learner asks, by going to type a prompt (pointerdown or focus on the field: the model then
+ * loads while they type) or by pressing Draw: then these classic scripts are added to the page,
+ *   live-<key>/captions.js          the captions the model knows (unsmudge/precompute/export.py): the
+ *                                   suggestions, and a prompt is checked before anything large loads
  *   ort.wasm.min.js                 onnxruntime-web's JavaScript API (vendored from npm; sets `ort`)
  *   ort-wasm-simd-threaded.js       its WebAssembly runtime: the glue module as text and the binary gzipped
- *   live-<key>/model.js             the model: ONNX parts gzipped, tokenizer, schedule
+ *   live-<key>/model.js             the model: each part's graph (optimised at export) and its weights in
+ *                                   fixed point, gzipped; tokenizer, schedule
  * each storing its payload in `self.unsmudgeLive`. The glue is imported from a data: URL and the binary
  * handed to onnxruntime (`env.wasm.wasmBinary`): a page on file:// can do neither fetch nor import a file.
  * So a live page's Content-Security-Policy adds exactly `'wasm-unsafe-eval'` and `data:` to script-src.
@@ -34,7 +36,6 @@
   "use strict";
 
   var LIVE = "unsmudgeLive";
-  var LATENT_RANGE = 2; // latent values in [-2, 2] span the colours of the latent view (capture.LATENT_RANGE)
   var SUGGESTIONS = 5;
 
   function registry() {
@@ -60,6 +61,7 @@
   }
 
   function base64Bytes(text) {
+    if (Uint8Array.fromBase64) return Uint8Array.fromBase64(text); // native: 5-10x faster than the loop below
     var binary = atob(text);
     var bytes = new Uint8Array(binary.length);
     for (var i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
@@ -300,13 +302,52 @@
 
   /* ---------- the model ---------- */
 
-  function Model(ort, data, sessions) {
+  var PARTS = ["text_encoder", "decoder", "unet"]; // in the order a run first needs them
+  // the export optimised each graph already (export.optimised): onnxruntime takes it as it is
+  var SESSION = { executionProviders: ["wasm"], graphOptimizationLevel: "disabled" };
+
+  /* A part's ONNX bytes, its weights written in (export.store_weights): each stored weight's float32 values,
+   * high * (scale * 2^(bits-8)) + low * scale with each product and the sum rounded to float32 (as
+   * DequantizeLinear and Add compute them), go where the graph holds zeros for them. */
+  function partBytes(part) {
+    if (!part.weights.length) return unpack(part.graph);
+    return Promise.all([unpack(part.graph), unpack(part.high), part.low ? unpack(part.low) : null,
+      unpack(part.scale)]).then(function (bytes) {
+      var graph = bytes[0], high = new Int8Array(bytes[1].buffer), low = bytes[2];
+      var scale = new Float32Array(bytes[3].buffer), step = Math.pow(2, part.bits - 8);
+      var at = 0, first = 0;
+      part.weights.forEach(function (weight) {
+        var offset = weight[0], count = weight[1], channels = weight[2], stride = weight[3];
+        var values = new Float32Array(count);
+        for (var i = 0; i < count; i++) {
+          var s = scale[first + ((i / stride) | 0) % channels];
+          values[i] = low ? Math.fround(high[at + i] * s * step) + Math.fround(low[at + i] * s) : high[at + i] * s;
+        }
+        graph.set(new Uint8Array(values.buffer), offset); // the graph's bytes may sit at any offset
+        at += count;
+        first += channels;
+      });
+      return graph;
+    });
+  }
+
+  /* The model: its parts' sessions are created one after the other, each in a task of its own (typing in
+   * the page goes on meanwhile), in the order a run needs them: a run waits only for the part it needs next.
+   * `loaded` resolves when all are. */
+  function Model(ort, data) {
     this.ort = ort;
     this.data = data;
-    this.sessions = sessions;
     this.tokenizer = new Tokenizer(data.tokenizer);
     this.latent = data.latent;
     this.count = data.latent[0] * data.latent[1] * data.latent[2];
+    var sessions = this.sessions = {}, previous = Promise.resolve();
+    PARTS.forEach(function (name) {
+      previous = sessions[name] = previous.then(yieldToPage).then(function () {
+        return partBytes(data.parts[name]);
+      }).then(function (bytes) { return ort.InferenceSession.create(bytes, SESSION); });
+      previous.catch(function () {}); // reported where it is awaited
+    });
+    this.loaded = Promise.all(PARTS.map(function (name) { return sessions[name]; }));
   }
 
   /* a payload the export's classic script `src` stores as `self.unsmudgeLive[name]` */
@@ -330,19 +371,14 @@
   }
 
   var models = {};
-  /* the runnable model of `key` (its script `src`), with the runtime from `urls` */
+  /* the model of `key` (its script `src`), with the runtime from `urls`, once its data and the runtime are in
+   * (its sessions follow: `model.loaded`) */
   function load(urls, key, src) {
     if (!models[key]) {
       models[key] = Promise.all([loadRuntime(urls), loadData(key, src)]).then(function (loaded) {
-        var ort = loaded[0], data = loaded[1], sessions = {};
-        var options = { executionProviders: ["wasm"], graphOptimizationLevel: "all",
-          // fold the int8 weights into float32 once, at load: every step then runs in float32
-          extra: { session: { disable_quant_qdq: "1" } } };
-        return ["text_encoder", "unet", "decoder"].reduce(function (done, name) {
-          return done.then(function () { return unpack(data.parts[name]); }).then(function (bytes) {
-            return ort.InferenceSession.create(bytes, options);
-          }).then(function (session) { sessions[name] = session; });
-        }, Promise.resolve()).then(function () { return new Model(ort, data, sessions); });
+        var model = new Model(loaded[0], loaded[1]);
+        model.loaded.catch(function () { delete models[key]; }); // a part failed: the next Draw tries again
+        return model;
       });
       models[key].catch(function () { delete models[key]; });
     }
@@ -358,7 +394,7 @@
     var ids = new Int32Array(2 * length);
     ids.set(this.tokenizer.encode(this.data.negative_prompt), 0);
     ids.set(this.tokenizer.encode(prompt), length);
-    var result = await this.sessions.text_encoder.run({ input_ids: this.tensor(ids, [2, length]) });
+    var result = await (await this.sessions.text_encoder).run({ input_ids: this.tensor(ids, [2, length]) });
     return result.out;
   };
 
@@ -383,7 +419,7 @@
       var batch = new Float32Array(2 * n);
       batch.set(x, 0);
       batch.set(x, n);
-      var out = await this.sessions.unet.run({ sample: this.tensor(batch, shape),
+      var out = await (await this.sessions.unet).run({ sample: this.tensor(batch, shape),
         timestep: this.tensor(new Float32Array([t]), [1]), encoder_hidden_states: hidden });
       var e = out.out.data, next = new Float32Array(n), x0 = new Float32Array(n), guided = new Float32Array(n);
       for (k = 0; k < n; k++) {
@@ -420,7 +456,7 @@
 
   /* a latent -> the decoded picture as RGBA pixels (size x size) */
   Model.prototype.decode = async function (latent) {
-    var out = await this.sessions.decoder.run({ latent: this.tensor(latent, [1].concat(this.latent)) });
+    var out = await (await this.sessions.decoder).run({ latent: this.tensor(latent, [1].concat(this.latent)) });
     var v = out.out.data, side = this.data.size, plane = side * side;
     var rgba = new Uint8ClampedArray(plane * 4);
     for (var p = 0; p < plane; p++) {
@@ -436,7 +472,7 @@
     var rgba = new Uint8ClampedArray(plane * 4);
     for (var p = 0; p < plane; p++) {
       for (var c = 0; c < 3; c++) {
-        var value = latent[Math.min(c, channels - 1) * plane + p] / LATENT_RANGE;
+        var value = latent[Math.min(c, channels - 1) * plane + p] / this.data.latent_range;
         rgba[p * 4 + c] = toByte(Math.max(-1, Math.min(1, value)) / 2 + 0.5);
       }
       rgba[p * 4 + 3] = 255;
@@ -533,9 +569,34 @@
       return;
     }
     this.form.addEventListener("submit", function (event) { event.preventDefault(); self.draw(); });
-    // the suggestions list: the captions the model knows, loaded when the learner first goes to type
-    this.prompt.addEventListener("focus", function () { self.fillWords(); }, { once: true });
+    // the learner asks for the live mode by going to type a prompt: the captions (the suggestions list)
+    // and the model start loading then, while they type
+    var prepare = function () { self.prepare(); };
+    this.prompt.addEventListener("pointerdown", prepare);
+    this.prompt.addEventListener("focus", prepare);
   }
+
+  /* Load what a Draw needs (once): the captions, then the runtime and the model, saying so meanwhile.
+   * Resolves with the model once its data is in (a run waits for each part's session as it needs it). */
+  Drawer.prototype.prepare = function () {
+    if (this.model) return this.model;
+    var self = this, loading = "Loading the model (once)…";
+    var still = function () { return self.status && self.status.textContent === loading; }; // nothing said since
+    this.fillWords();
+    this.say(loading);
+    this.model = load(this.urls, this.key, this.src);
+    this.model.then(function (model) { return model.loaded; }).then(function () {
+      if (still() && !self.signal) self.say("The model is ready: press Draw.");
+    }, function (error) {
+      self.model = null; // the next Draw tries again
+      if (still()) self.say(self.failed(error));
+    });
+    return this.model;
+  };
+
+  Drawer.prototype.failed = function (error) {
+    return "The model could not run here (" + error.message + "); the precomputed prompts still work.";
+  };
 
   Drawer.prototype.say = function (text) {
     if (this.status) this.status.textContent = text;
@@ -607,7 +668,7 @@
   Drawer.prototype.draw = async function () {
     if (this.signal) this.signal.cancelled = true;
     var signal = this.signal = { cancelled: false };
-    var self = this, prompt = this.prompt.value;
+    var self = this, prompt = this.prompt.value, started = performance.now();
     this.busy(true);
     this.root.removeAttribute("data-draw-step");
     try {
@@ -623,9 +684,7 @@
         return;
       }
       this.insisted = null;
-      this.say("Loading the model (once)…");
-      var started = performance.now();
-      var model = await load(this.urls, this.key, this.src);
+      var model = await this.prepare();
       if (signal.cancelled) return;
       var slider = this.slider(model);
       var options = { prompt: prompt, seed: number(this.seed, 0, parseInt), guidance: number(this.guidance, 7.5,
@@ -663,7 +722,7 @@
       if (!signal.cancelled) this.say("Done: “" + check.prompt + "” in " + total + " steps, drawn on this " +
         "computer; every view is ready.");
     } catch (error) {
-      this.say("The model could not run here (" + error.message + "); the precomputed prompts still work.");
+      this.say(this.failed(error));
     } finally {
       if (this.signal === signal) { this.signal = null; this.busy(false); }
     }

@@ -39,22 +39,25 @@ def unpacked(text: str) -> bytes:
 def written(stored: dict) -> bytes:
     """A stored part's ONNX bytes with its weights written in as draw.js writes them (here in numpy:
     float32 products high * (scale * 2^(bits-8)) and low * scale, and their float32 sum)."""
-    graph = bytearray(unpacked(stored["graph"]))
+    pieces = unpacked(stored["graph"])
     if not stored["weights"]:
-        return bytes(graph)
+        return pieces
     high = np.frombuffer(unpacked(stored["high"]), np.int8).astype(np.float32)
     low = np.frombuffer(unpacked(stored["low"]), np.uint8).astype(np.float32) if "low" in stored else None
     scale = np.frombuffer(unpacked(stored["scale"]), "<f4")
     step = np.float32(2 ** (stored["bits"] - 8))
-    at = first = 0
+    graph, taken, end, at, first = bytearray(), 0, 0, 0, 0
     for offset, count, channels, stride in stored["weights"]:
-        assert graph[offset:offset + 4 * count] == bytes(4 * count)  # zeros where the values go
+        graph += pieces[taken:taken + offset - end]
+        taken += offset - end
         s = scale[first + np.arange(count) // stride % channels]
         values = high[at:at + count] * (s * step)
         if low is not None:
             values = values + low[at:at + count] * s
-        graph[offset:offset + 4 * count] = values.astype("<f4").tobytes()
-        at, first = at + count, first + channels
+        graph += values.astype("<f4").tobytes()
+        end, at, first = offset + 4 * count, at + count, first + channels
+    graph += pieces[taken:]
+    assert len(graph) == stored["size"] and at == len(high) and first == len(scale)
     return bytes(graph)
 
 

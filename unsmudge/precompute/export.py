@@ -344,12 +344,13 @@ MARK = b"unsmudge weight "  # 16 bytes, then the weight's index: where its value
 
 def store_weights(onnx: bytes, storage: str) -> dict:
     """A part as the page reads it: {"graph": the ONNX bytes, packed}, and for "intN" storage every float32
-    weight of QUANTISE_FROM values or more stored apart, its place in the graph left as zeros:
-    "weights": [byte offset of its values in the graph, count, channels, stride] per weight, in order (the
-    channel of value i is i // stride % channels), "bits": N, "high", "low" (past 8 bits), "scale": the
-    weights' `fixed_point` parts, concatenated and packed (int8, uint8, float32 little-endian). The page
-    writes high * (scale * 2^(N-8)) + low * scale, each product rounded to float32 and the sum too, as
-    DequantizeLinear and Add compute it, into the graph."""
+    weight of QUANTISE_FROM values or more stored apart, its values cut out of the graph (so the page
+    inflates no zeros; "size": the graph's length with them): "weights": [byte offset of its values in the
+    graph, count, channels, stride] per weight, in the graph's order (the channel of value i is
+    i // stride % channels), "bits": N, "high", "low" (past 8 bits), "scale": the weights' `fixed_point`
+    parts, concatenated and packed (int8, uint8, float32 little-endian). The page writes
+    high * (scale * 2^(N-8)) + low * scale, each product rounded to float32 and the sum too, as
+    DequantizeLinear and Add compute it, where the values were."""
     import numpy as np
     import onnx as onnx_lib
     from onnx import numpy_helper
@@ -370,18 +371,20 @@ def store_weights(onnx: bytes, storage: str) -> dict:
         highs.append(high.tobytes())
         lows.append(b"" if low is None else low.tobytes())
         scales.append(scale.astype("<f4").tobytes())
-        marked = np.zeros(array.size, np.float32).tobytes()
         tensor.ClearField("float_data")
-        tensor.raw_data = MARK + index.to_bytes(4, "little") + marked[len(MARK) + 4:]
-    graph = bytearray(model.SerializeToString())
+        tensor.raw_data = MARK + index.to_bytes(4, "little") + bytes(4 * array.size - len(MARK) - 4)
+    graph = model.SerializeToString()
+    pieces, end = [], 0
     for index, row in enumerate(table):
         mark = MARK + index.to_bytes(4, "little")
         row[0] = graph.find(mark)
-        if row[0] < 0 or graph.find(mark, row[0] + 1) >= 0:
-            raise ValueError(f"weight {index}: its place in the graph is not unique")
-        graph[row[0]:row[0] + len(mark)] = bytes(len(mark))
-    part = {"graph": packed(bytes(graph)), "weights": table, "bits": bits, "high": packed(b"".join(highs)),
-            "scale": packed(b"".join(scales))}
+        if row[0] < end or graph.find(mark, row[0] + 1) >= 0:
+            raise ValueError(f"weight {index}: its place in the graph is not unique or not in order")
+        pieces.append(graph[end:row[0]])
+        end = row[0] + 4 * row[1]
+    pieces.append(graph[end:])
+    part = {"graph": packed(b"".join(pieces)), "size": len(graph), "weights": table, "bits": bits,
+            "high": packed(b"".join(highs)), "scale": packed(b"".join(scales))}
     if bits > 8:
         part["low"] = packed(b"".join(lows))
     return part

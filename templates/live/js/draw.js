@@ -306,27 +306,33 @@
   // the export optimised each graph already (export.optimised): onnxruntime takes it as it is
   var SESSION = { executionProviders: ["wasm"], graphOptimizationLevel: "disabled" };
 
-  /* A part's ONNX bytes, its weights written in (export.store_weights): each stored weight's float32 values,
-   * high * (scale * 2^(bits-8)) + low * scale with each product and the sum rounded to float32 (as
-   * DequantizeLinear and Add compute them), go where the graph holds zeros for them. */
+  /* A part's ONNX bytes, its weights written in (export.store_weights): the graph came with each stored
+   * weight's values cut out; they go back at their offsets as high * (scale * 2^(bits-8)) + low * scale,
+   * each product and the sum rounded to float32, as DequantizeLinear and Add compute them. */
   function partBytes(part) {
     if (!part.weights.length) return unpack(part.graph);
     return Promise.all([unpack(part.graph), unpack(part.high), part.low ? unpack(part.low) : null,
       unpack(part.scale)]).then(function (bytes) {
-      var graph = bytes[0], high = new Int8Array(bytes[1].buffer), low = bytes[2];
-      var scale = new Float32Array(bytes[3].buffer), step = Math.pow(2, part.bits - 8);
-      var at = 0, first = 0;
+      var pieces = bytes[0], graph = new Uint8Array(part.size), high = new Int8Array(bytes[1].buffer);
+      var low = bytes[2], scale = new Float32Array(bytes[3].buffer), step = Math.pow(2, part.bits - 8);
+      var taken = 0, end = 0, at = 0, first = 0;
       part.weights.forEach(function (weight) {
         var offset = weight[0], count = weight[1], channels = weight[2], stride = weight[3];
+        graph.set(pieces.subarray(taken, taken + offset - end), end); // the graph up to this weight
+        taken += offset - end;
         var values = new Float32Array(count);
-        for (var i = 0; i < count; i++) {
-          var s = scale[first + ((i / stride) | 0) % channels];
-          values[i] = low ? Math.fround(high[at + i] * s * step) + Math.fround(low[at + i] * s) : high[at + i] * s;
+        for (var block = 0, i = 0; i < count; block++) { // `stride` values in a row share a channel
+          var s = scale[first + block % channels], high_s = s * step;
+          for (var stop = i + stride; i < stop; i++) {
+            values[i] = low ? Math.fround(high[at + i] * high_s) + Math.fround(low[at + i] * s) : high[at + i] * s;
+          }
         }
-        graph.set(new Uint8Array(values.buffer), offset); // the graph's bytes may sit at any offset
+        graph.set(new Uint8Array(values.buffer), offset); // at any offset: a Float32Array could not view it
+        end = offset + 4 * count;
         at += count;
         first += channels;
       });
+      graph.set(pieces.subarray(taken), end);
       return graph;
     });
   }

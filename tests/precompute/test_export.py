@@ -212,6 +212,17 @@ def test_each_part_computes_what_torch_computes(live_export, fresh_export, tiny_
         np.testing.assert_allclose(rounded_out, got, rtol=0.05, atol=0.05, err_msg=name)
 
 
+def test_the_graphs_come_optimised(live_export):
+    """Each part's graph is onnxruntime's optimised graph (the page creates its sessions with no optimisation):
+    it holds onnxruntime's fused operators (com.microsoft), which no torch export has."""
+    import onnx
+
+    _, data = live_export
+    fused = {name: sorted({n.op_type for n in onnx.load_from_string(part(data, name)).graph.node
+                           if n.domain == "com.microsoft"}) for name in export.PARTS}
+    assert all(fused.values()), fused
+
+
 @pytest.mark.parametrize("bits", [8, 9, 10, 12])
 def test_fixed_point_rounds_each_weight_by_at_most_half_a_step(bits):
     rng = np.random.default_rng(bits)

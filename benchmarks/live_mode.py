@@ -246,7 +246,8 @@ def main(argv=None) -> int:
           f"in {runs} draws (a U-Net step or a frame's decoding: a click waits for one at most)")
     table = sizes(site)
     raw, packed = sum(r for _, r, _ in table), sum(g for _, _, g in table)
-    print("added to the site, and downloaded once (the browser caches them) when Draw is pressed:")
+    print("added to the site, and downloaded once (the browser caches them) when the learner goes to type a prompt "
+          "or presses Draw:")
     for name, r, g in table:
         print(f"  {name:<62}{r / 1e6:8.2f} MB raw {g / 1e6:8.2f} MB gzip")
     weights = sum(p.stat().st_size for p in embedded_model().rglob("*.safetensors"))

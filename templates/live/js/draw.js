@@ -575,20 +575,24 @@
       return;
     }
     this.form.addEventListener("submit", function (event) { event.preventDefault(); self.draw(); });
-    // the learner asks for the live mode by going to type a prompt: the captions (the suggestions list)
-    // and the model start loading then, while they type
-    var prepare = function () { self.prepare(); };
-    this.prompt.addEventListener("pointerdown", prepare);
-    this.prompt.addEventListener("focus", prepare);
+    // the learner asks for the live mode by going to type a prompt: the suggestions list (the captions the
+    // model knows) fills and the model starts loading then, while they type
+    var engage = function () {
+      self.prompt.removeEventListener("pointerdown", engage);
+      self.prompt.removeEventListener("focus", engage);
+      self.fillWords();
+      self.prepare();
+    };
+    this.prompt.addEventListener("pointerdown", engage);
+    this.prompt.addEventListener("focus", engage);
   }
 
-  /* Load what a Draw needs (once): the captions, then the runtime and the model, saying so meanwhile.
-   * Resolves with the model once its data is in (a run waits for each part's session as it needs it). */
+  /* Load what a Draw needs (once): the runtime and the model, saying so meanwhile. Resolves with the model
+   * once its data is in (a run waits for each part's session as it needs it). */
   Drawer.prototype.prepare = function () {
     if (this.model) return this.model;
     var self = this, loading = "Loading the model (once)…";
     var still = function () { return self.status && self.status.textContent === loading; }; // nothing said since
-    this.fillWords();
     this.say(loading);
     this.model = load(this.urls, this.key, this.src);
     this.model.then(function (model) { return model.loaded; }).then(function () {

@@ -23,7 +23,7 @@ with its tokenizer, its schedule and the captions it knows, in one content-addre
 - Deterministic: the same model, settings and versions give the same bytes (gzip without a date, JSON
   with sorted keys, the exporter's per-node metadata removed).
 
-Imports torch only in `export` when there is work to do.
+Imports torch and onnxruntime only in `export` when there is work to do.
 """
 
 from __future__ import annotations

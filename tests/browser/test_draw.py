@@ -7,13 +7,10 @@ and its frames are precompute's within BOUND.
 from __future__ import annotations
 
 import base64
-import functools
 import gzip
 import hashlib
 import json
 import re
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +18,7 @@ import pytest
 from PIL import Image
 
 from tests.browser.axe import serious_violations
-from tests.browser.conftest import Watch
+from tests.browser.conftest import Watch, sub_path_server
 from tests.commands import build_in_subprocess
 from unsmudge.contract import find_results
 from unsmudge.site import CSP, CSP_DRAW
@@ -73,23 +70,10 @@ def site(precomputed) -> Path:
     return precomputed[0] / PAGE
 
 
-class _Recorder(SimpleHTTPRequestHandler):
-    extensions_map = {**SimpleHTTPRequestHandler.extensions_map, ".js": "text/javascript"}
-
-    def log_message(self, format, *args):
-        pass
-
-
 @pytest.fixture(scope="module")
 def http_root(precomputed):
-    handler = functools.partial(_Recorder, directory=str(precomputed[0].parent))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/course/"
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    with sub_path_server(precomputed[0]) as server:
+        yield server.root
 
 
 @pytest.fixture

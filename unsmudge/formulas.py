@@ -12,6 +12,10 @@ What Temml leaves to a script in the browser is done here instead, page by page:
 Temml's answers are kept on disk (`Store`, by default in ~/.cache/unsmudge), keyed by Temml's own bytes,
 the macros and the formula: a later build, or another course, typesets a formula it has seen without
 starting V8, and gets the bytes Temml would give. UNSMUDGE_CACHE names another folder; set empty, no cache.
+
+A build hands each page's formulas to one `Typesetter` as the page is converted; its thread looks them up in
+the store and runs V8 for the rest, beside the markdown of the pages that follow (V8 runs in a native thread
+of its own and needs no GIL), so V8's start and Temml's work overlap the build instead of adding to it.
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ import atexit
 import hashlib
 import json
 import os
+import queue
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +63,7 @@ class Typeset:
 
 
 _engine = None  # (pid, MiniRacer) once this process has started V8
+_thread_lock = threading.Lock()
 # Temml's answers by macros, then formula: a course writes $x$ or $\theta$ on page after page
 _typeset: dict[str, dict[Formula, tuple[bool, str]]] = {}
 
@@ -67,16 +74,46 @@ def engine_running() -> bool:
 
 
 def _context():
+    """V8 with Temml, started by the first formula to typeset; called only in the typesetting thread."""
     global _engine
     if _engine is None or _engine[0] != os.getpid():
-        from py_mini_racer import MiniRacer  # only when a page has math: V8 costs ~0.3 s to start
+        from py_mini_racer import MiniRacer  # only when a page has math: V8 costs ~0.2 s to start
 
         context = MiniRacer()
         context.eval(TEMML.read_text(encoding="utf-8"))
         context.eval(TYPESET_PAGE)
-        atexit.register(context.close)  # an open context keeps the interpreter from exiting
         _engine = (os.getpid(), context)
     return _engine[1]
+
+
+_thread = None  # (pid, job queue) once this process has started its typesetting thread
+
+
+def _in_typesetting_thread(job) -> None:
+    """Runs `job` in this process's typesetting thread, the one thread that starts V8 and closes it at exit:
+    mini-racer crashes when a context is closed by another thread than the one that made it, and an open
+    context keeps the interpreter from exiting."""
+    global _thread
+    with _thread_lock:
+        if _thread is None or _thread[0] != os.getpid():
+            jobs = queue.SimpleQueue()
+            thread = threading.Thread(target=_run_jobs, args=(jobs,), name="unsmudge-typesetter", daemon=True)
+            thread.start()
+            atexit.register(_stop, jobs, thread)
+            _thread = (os.getpid(), jobs)
+        _thread[1].put(job)
+
+
+def _run_jobs(jobs: queue.SimpleQueue) -> None:
+    while (job := jobs.get()) is not None:
+        job()
+    if engine_running():
+        _engine[1].close()
+
+
+def _stop(jobs: queue.SimpleQueue, thread: threading.Thread) -> None:
+    jobs.put(None)
+    thread.join()
 
 
 class Store:
@@ -89,6 +126,7 @@ class Store:
         self.engine = hashlib.sha256(TEMML.read_bytes() + TYPESET_PAGE.encode()).hexdigest()
         self.db = None  # opened on first use: sqlite3 is imported only by a build with formulas
         self.broken = False  # set on the first error: the rest of the build goes without the store
+        self.lock = threading.Lock()  # one connection, used by a build's typesetter and serve's threads
 
     def fill(self, answers: dict[Formula, tuple[bool, str]], macros: str, wanted: list[Formula]) -> list[Formula]:
         """Puts the stored answers among `answers`; returns the formulas still to typeset."""
@@ -98,10 +136,11 @@ class Store:
         found: dict[str, str] = {}
         try:
             listed = list(keys)
-            for start in range(0, len(listed), 500):  # SQLite takes a bounded number of parameters
-                chunk = listed[start:start + 500]
-                query = f"SELECT key, mathml FROM mathml WHERE key IN ({','.join('?' * len(chunk))})"
-                found.update(self._open().execute(query, chunk).fetchall())
+            with self.lock:
+                for start in range(0, len(listed), 500):  # SQLite takes a bounded number of parameters
+                    chunk = listed[start:start + 500]
+                    query = f"SELECT key, mathml FROM mathml WHERE key IN ({','.join('?' * len(chunk))})"
+                    found.update(self._open().execute(query, chunk).fetchall())
         except (sqlite3.Error, OSError):
             self.broken = True
         answers.update((keys[key], (True, mathml)) for key, mathml in found.items())
@@ -111,7 +150,7 @@ class Store:
         import sqlite3
 
         try:
-            with self._open() as db:
+            with self.lock, self._open() as db:
                 db.executemany("INSERT OR IGNORE INTO mathml VALUES (?, ?)",
                                [(self._key(macros, f), text) for f, (ok, text) in answers if ok])
         except (sqlite3.Error, OSError):
@@ -126,9 +165,9 @@ class Store:
 
         if self.db is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            # serve's watcher and request threads may both typeset; SQLite serialises them itself
-            self.db = sqlite3.connect(self.path, timeout=30, check_same_thread=sqlite3.threadsafety != 3)
-            # a lost write costs one formula typeset again: no fsync; WAL lets forked workers read while one writes
+            # used from whichever thread typesets, one at a time (self.lock)
+            self.db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+            # a lost write costs one formula typeset again: no fsync; WAL lets other builds read while one writes
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=OFF")
             self.db.execute("CREATE TABLE IF NOT EXISTS mathml (key TEXT PRIMARY KEY, mathml TEXT NOT NULL)")
@@ -150,34 +189,96 @@ def store() -> Store | None:
     return _store[1]
 
 
-def typeset(formulas: list[Formula], macros: dict[str, str]) -> Typeset:
-    """Typeset one page's formulas in order: numbers, references and style classes included."""
-    if not formulas:
-        return Typeset([], {}, set())
-    known = {**COMPATIBLE_MACROS, **{f"\\{name}": body for name, body in macros.items()}}
-    macros_key = json.dumps(known, sort_keys=True)
-    cache = _typeset.setdefault(macros_key, {})
-    missing = list(dict.fromkeys(f for f in formulas if f not in cache))
-    disk = store() if missing else None
-    if disk is not None and not disk.broken:
-        missing = disk.fill(cache, macros_key, missing)
-    if missing:
-        done = json.loads(_context().call("typesetPage", json.dumps([[f.tex, f.display] for f in missing]), known))
-        cache.update(zip(missing, done))
+class Typesetter:
+    """One build's formulas: `add` each page's as it is converted, `finish` once all are added, then `page`
+    gives each page's typeset. The formulas not yet known go to this process's typesetting thread, which
+    looks them up in the store and typesets the rest in V8, all that is waiting in one call, while the
+    pages that follow are converted. The new answers are written to the store once, by `finish`."""
+
+    def __init__(self, macros: dict[str, str]):
+        self.known = {**COMPATIBLE_MACROS, **{f"\\{name}": body for name, body in macros.items()}}
+        self.macros_key = json.dumps(self.known, sort_keys=True)
+        self.answers = _typeset.setdefault(self.macros_key, {})
+        self.waiting: list[Formula] = []
+        self.new: list[tuple[Formula, tuple[bool, str]]] = []  # V8's answers, for the store
+        self.changed = threading.Condition()
+        self.scheduled = False  # a job of the typesetting thread will take what is waiting
+        self.failure: BaseException | None = None
+
+    def add(self, formulas: list[Formula]) -> None:
+        """Safe from any thread: the pool's result thread adds what forked workers converted."""
+        unknown = [f for f in formulas if f not in self.answers]
+        if not unknown:
+            return
+        with self.changed:
+            self.waiting += unknown
+            if not self.scheduled:
+                self.scheduled = True
+                _in_typesetting_thread(self._typeset_waiting)
+
+    def finish(self) -> None:
+        """Waits until every added formula is typeset (a failure of the thread is raised here), then keeps
+        V8's answers in the store."""
+        with self.changed:
+            while self.scheduled:
+                self.changed.wait()
+        if self.failure is not None:
+            raise self.failure
+        disk = store() if self.new else None
         if disk is not None and not disk.broken:
-            disk.keep(macros_key, list(zip(missing, done)))
-    results = [cache[f] for f in formulas]
-    html = [text if ok else "" for ok, text in results]
-    # Temml's message, first line: "Undefined control sequence: \\foo at position 7"
-    errors = {i: text.removeprefix("ParseError: ").split("\n")[0].strip().rstrip(":")
-              for i, (ok, text) in enumerate(results) if not ok}
-    errors.update(_number_equations(html))
-    styles: set[str] = set()
-    html = [_styles_to_classes(text, styles) for text in html]
-    for i, formula in enumerate(formulas):
-        if formula.display and i not in errors:
-            html[i] = f'<div class="math-display" tabindex="0">{html[i]}</div>'
-    return Typeset(html, errors, styles)
+            disk.keep(self.macros_key, self.new)
+        self.new = []
+
+    def _typeset_waiting(self) -> None:
+        """A job of the typesetting thread: until nothing is waiting, the store's answers, then V8's."""
+        try:
+            disk = store()
+            while True:
+                with self.changed:
+                    batch, self.waiting = self.waiting, []
+                    if not batch:
+                        self.scheduled = False
+                        self.changed.notify_all()
+                        return
+                batch = list(dict.fromkeys(f for f in batch if f not in self.answers))
+                if batch and disk is not None and not disk.broken:
+                    batch = disk.fill(self.answers, self.macros_key, batch)
+                if batch:
+                    formulas = json.dumps([[f.tex, f.display] for f in batch])
+                    done = json.loads(_context().call("typesetPage", formulas, self.known))
+                    self.answers.update(zip(batch, done))
+                    self.new += zip(batch, done)
+        except BaseException as err:  # raised in the build's thread by finish()
+            with self.changed:
+                self.failure, self.waiting, self.scheduled = err, [], False
+                self.changed.notify_all()
+
+    def ready(self, formulas: list[Formula]) -> bool:
+        """True once all these formulas are typeset: their page may be made before `finish`."""
+        return all(f in self.answers for f in formulas)
+
+    def page(self, formulas: list[Formula]) -> Typeset:
+        """One page's formulas in order, once `ready`: numbers, references and style classes included."""
+        results = [self.answers[f] for f in formulas]
+        html = [text if ok else "" for ok, text in results]
+        # Temml's message, first line: "Undefined control sequence: \\foo at position 7"
+        errors = {i: text.removeprefix("ParseError: ").split("\n")[0].strip().rstrip(":")
+                  for i, (ok, text) in enumerate(results) if not ok}
+        errors.update(_number_equations(html))
+        styles: set[str] = set()
+        html = [_styles_to_classes(text, styles) for text in html]
+        for i, formula in enumerate(formulas):
+            if formula.display and i not in errors:
+                html[i] = f'<div class="math-display" tabindex="0">{html[i]}</div>'
+        return Typeset(html, errors, styles)
+
+
+def typeset(formulas: list[Formula], macros: dict[str, str]) -> Typeset:
+    """Typeset one page's formulas in order, on their own (serve's re-render of an edited lesson)."""
+    typesetter = Typesetter(macros)
+    typesetter.add(formulas)
+    typesetter.finish()
+    return typesetter.page(formulas)
 
 
 _NUMBERING = re.compile(r'<mtr id="([^"]+)"|<span class="tml-eqn"></span>|<mtext class="tml-tag">([^<]*)</mtext>')
@@ -204,7 +305,7 @@ def _number_equations(html: list[str]) -> dict[int, str]:
             labels[pending], pending = shown, None
         return result
 
-    html[:] = [_NUMBERING.sub(number, text) for text in html]
+    html[:] = [_NUMBERING.sub(number, text) if "tml-" in text or "<mtr id=" in text else text for text in html]
     errors = {}
 
     def reference(index: int, match: re.Match) -> str:
@@ -215,7 +316,8 @@ def _number_equations(html: list[str]) -> dict[int, str]:
         text = shown if match[2] else shown.strip("()")
         return f'<a href="#{match[1]}" class="tml-ref{match[2] or ""}">{text}</a>'
 
-    html[:] = [_REFERENCE.sub(lambda m, i=i: reference(i, m), text) for i, text in enumerate(html)]
+    html[:] = [_REFERENCE.sub(lambda m, i=i: reference(i, m), text) if "tml-ref" in text else text
+               for i, text in enumerate(html)]
     return errors
 
 
@@ -239,7 +341,7 @@ def _styles_to_classes(text: str, styles: set[str]) -> str:
             attributes += f' class="{name}"'
         return f"<{tag}{attributes}>"
 
-    return _STYLED_TAG.sub(replace, text)
+    return _STYLED_TAG.sub(replace, text) if ' style="' in text else text
 
 
 def stylesheet_rules(styles: set[str]) -> str:

@@ -12,6 +12,7 @@ build leaves the previous site untouched. The same inputs give the same bytes (n
 
 from __future__ import annotations
 
+import collections
 import os
 import shutil
 import sys
@@ -24,7 +25,7 @@ from pydantic import ValidationError
 
 from unsmudge import formulas
 from unsmudge.course import RESERVED, CourseFile, Lesson, load_lesson, read_course
-from unsmudge.markdown import DEMO_MARK, Converted, LessonRenderer, check_anchors, fence_line
+from unsmudge.markdown import DEMO_MARK, Converted, Draft, LessonRenderer, check_anchors, fence_line
 from unsmudge.problems import Problem, ProblemsFound, display_path, ordered
 from unsmudge.search import search_script
 from unsmudge.theme import LIVE, Theme
@@ -74,8 +75,7 @@ class Builder:
         self.renderer = LessonRenderer(self.content, set(self.course.by_id) | self.course.unreadable,
                                        self.course.config.math.macros, {p.id for p in self.course.pages})
         self.converted: dict[str, Converted] = {}
-        pages = [self.renderer.convert(page) for page in self.course.pages]  # few: no workers
-        for document, (converted, found) in zip(self.course.lessons + self.course.pages, self._convert_all() + pages):
+        for document, (converted, found) in zip(self.course.lessons + self.course.pages, self._convert_all()):
             self.converted[document.id] = converted
             problems += found
         problems += check_anchors({d.id: d.path for d in self.course.lessons + self.course.pages}, self.converted)
@@ -130,26 +130,59 @@ class Builder:
         return self.files
 
     def _convert_all(self) -> list[tuple[Converted, list[Problem]]]:
-        """Markdown is most of a build's time and lessons convert independently: with several CPUs,
-        forked workers take a share each while this process converts the first share."""
-        global _BUILDER
-        lessons = self.course.lessons
-        jobs = min(self.options.jobs or _cpus(), len(lessons) // MIN_PER_JOB)
-        # fork is safe on Linux, but not once this process has started V8 for formulas (an earlier build)
-        if jobs < 2 or sys.platform != "linux" or formulas.engine_running():
-            return [self.renderer.convert(lesson) for lesson in lessons]
-        import multiprocessing  # only here: imports are most of a small build's fixed cost
+        """Every lesson, then every page. Markdown is most of a build's time and lessons convert independently:
+        with several CPUs, forked workers and this process take the next few lessons from one shared counter
+        until none is left, so all finish together. Formulas are typeset in this process only, by one
+        `formulas.Typesetter` whose thread runs V8 beside the markdown; between two lessons this process
+        finishes the drafted pages whose formulas are ready, so few are left for the end."""
+        global _BUILDER, _NEXT
+        documents, lessons = self.course.lessons + self.course.pages, self.course.lessons
+        typesetter = formulas.Typesetter(self.course.config.math.macros)
+        drafts: list[Draft | None] = [None] * len(documents)
+        done: list[tuple[Converted, list[Problem]] | None] = [None] * len(documents)
+        waiting: collections.deque[int] = collections.deque()  # drafted, in the order their formulas were added
 
-        self.renderer.warm(lessons)
-        share = -(-len(lessons) // jobs)
-        _BUILDER = self
+        def drafted(start: int, new: list[Draft]) -> None:  # also called by the pool's result thread
+            for index, draft in enumerate(new, start):
+                drafts[index] = draft
+                typesetter.add(draft.formulas)
+                waiting.append(index)
+
+        def finish(ready_only: bool = True) -> None:  # the typesetting thread answers in the order of `add`
+            while waiting and (not ready_only or typesetter.ready(drafts[waiting[0]].formulas)):
+                index = waiting.popleft()
+                done[index] = self.renderer.finish(documents[index], drafts[index], typesetter)
+
+        jobs = min(self.options.jobs or _cpus(), len(lessons) // MIN_PER_JOB)
         try:
-            with multiprocessing.get_context("fork").Pool(jobs - 1) as pool:
-                rest = pool.map_async(_convert_one, range(share, len(lessons)), chunksize=share)
-                first = [self.renderer.convert(lesson) for lesson in lessons[:share]]
-                return first + rest.get()
+            # fork is safe on Linux, but not once this process has started V8 for formulas (an earlier build)
+            if jobs < 2 or sys.platform != "linux" or formulas.engine_running():
+                for index, lesson in enumerate(lessons):
+                    drafted(index, [self.renderer.draft(lesson)])
+                    finish()
+            else:
+                import multiprocessing  # only here: imports are most of a small build's fixed cost
+
+                self.renderer.warm(lessons)
+                context = multiprocessing.get_context("fork")
+                _BUILDER, _NEXT = self, context.Value("q", 0)
+                # the workers are forked here, before the typesetting thread can start V8 (a first formula)
+                with context.Pool(jobs - 1) as pool:
+                    tasks = [pool.apply_async(_draft_next, callback=lambda result: drafted(*result))
+                             for _ in range(-(-len(lessons) // CHUNK))]  # enough for the workers to take every lesson
+                    while (start := _take()) < len(lessons):
+                        for index in range(start, min(start + CHUNK, len(lessons))):
+                            drafted(index, [self.renderer.draft(lessons[index])])
+                            finish()
+                    for task in tasks:
+                        task.get()  # a worker's error is raised here
+            for index in range(len(lessons), len(documents)):  # pages: few, no workers
+                drafted(index, [self.renderer.draft(documents[index])])
         finally:
-            _BUILDER = None
+            _BUILDER = _NEXT = None
+            typesetter.finish()
+        finish(ready_only=False)
+        return done
 
     def _demos_despite_problems(self, used: dict[str, list[tuple[str, str]]]) -> dict:
         """Every demo that can be shown, with a placeholder for frames not computed yet. gather_demos
@@ -324,11 +357,23 @@ def _cpus() -> int:
 
 PROBLEMS_PAGE = "problems.html"  # only in a site written despite problems
 MIN_PER_JOB = 16  # below this many lessons per process, forking costs more than it saves
+CHUNK = 4  # lessons taken at a time: small enough that the processes finish together
 _BUILDER: Builder | None = None  # the builder a forked worker inherits
+_NEXT = None  # the next lesson to take, a counter shared with the forked workers (multiprocessing.Value)
 
 
-def _convert_one(index: int) -> tuple[Converted, list[Problem]]:
-    return _BUILDER.renderer.convert(_BUILDER.course.lessons[index])
+def _take() -> int:
+    """The first of the next CHUNK lessons, in whichever process asks."""
+    with _NEXT.get_lock():
+        start = _NEXT.value
+        _NEXT.value = start + CHUNK
+    return start
+
+
+def _draft_next() -> tuple[int, list[Draft]]:
+    """A forked worker's task: the next lessons nobody has taken (none once they are all taken)."""
+    start = _take()
+    return start, [_BUILDER.renderer.draft(lesson) for lesson in _BUILDER.course.lessons[start:start + CHUNK]]
 
 
 def _template_problem(err: jinja2.TemplateError) -> Problem:

@@ -8,8 +8,8 @@ leaves out of a site without a draw demo.
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
@@ -41,10 +41,21 @@ def pygments_css() -> bytes:
             ".highlight, .highlight pre { background: var(--soft); }\n").encode()
 
 
-@dataclass
 class Asset:
-    url: str  # relative to the site root
-    data: bytes
+    """A file of the site's assets/: read, and its name hashed, only when a page or the site asks for it, so
+    a part of the theme a site leaves out (the live mode's 5 MB runtime) costs nothing."""
+
+    def __init__(self, rel: str, source: Path | bytes):
+        self.rel, self.source = rel, source
+
+    @functools.cached_property
+    def data(self) -> bytes:
+        return self.source if isinstance(self.source, bytes) else self.source.read_bytes()
+
+    @functools.cached_property
+    def url(self) -> str:
+        """Relative to the site root."""
+        return f"assets/{_hashed_name(self.rel, self.data) if self.rel.endswith(HASHED) else self.rel}"
 
 
 class Theme:
@@ -63,18 +74,13 @@ class Theme:
 
     def _collect_assets(self) -> dict[str, Asset]:
         """Every static file, the course's overriding the theme's; plus generated ones."""
-        sources: dict[str, bytes] = {}
+        sources: dict[str, Path | bytes] = {}
         for folder in reversed(self.folders):
             for files, prefix in ((folder / "static", ""), (folder / "live", LIVE)):
                 for path in sorted(p for p in files.rglob("*") if p.is_file()):
-                    sources[prefix + path.relative_to(files).as_posix()] = path.read_bytes()
+                    sources[prefix + path.relative_to(files).as_posix()] = path
         sources["css/pygments.css"] = pygments_css()
-        return {rel: self._asset(rel, data) for rel, data in sorted(sources.items())}
-
-    @staticmethod
-    def _asset(rel: str, data: bytes) -> Asset:
-        name = _hashed_name(rel, data) if rel.endswith(HASHED) else rel
-        return Asset(f"assets/{name}", data)
+        return {rel: Asset(rel, source) for rel, source in sorted(sources.items())}
 
     def drop_assets(self, prefix: str) -> None:
         """Leave out of the site every asset under `prefix` (a part of the theme this site does not use)."""
@@ -83,7 +89,7 @@ class Theme:
 
     def add_asset(self, rel: str, data: bytes) -> str:
         """A generated asset (such as the search index); returns its hashed URL."""
-        self.assets[rel] = self._asset(rel, data)
+        self.assets[rel] = Asset(rel, data)
         return self.assets[rel].url
 
     def asset(self, rel: str) -> str:

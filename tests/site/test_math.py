@@ -303,3 +303,87 @@ def test_the_preview_re_renders_a_formula_edit_and_rebuilds_for_a_new_style(tmp_
     assert "one.html" in changed
     stylesheet = next(v for k, v in preview.files.items() if k.startswith("assets/math/math.")).decode()
     assert "color:#ff0000 !important" in stylesheet
+
+
+def many_lessons(folder: Path, count: int = 40) -> Path:
+    """A course of `count` lessons, each with formulas of its own and one every lesson shares."""
+    ids = ", ".join(f'"l{n:02d}"' for n in range(count))
+    (folder / "lessons").mkdir(parents=True)
+    (folder / "course.toml").write_text(f'title = "C"\nlessons = [{ids}]\n[[tracks]]\nid = "t"\ntitle = "T"\n')
+    for n in range(count):
+        front = f'+++\ntitle = "L{n}"\nmodule = {n}\ntrack = "t"\n+++\n'
+        body = f"Shared $x^2$, own $x_{{{n}}}$ and\n\n$$\n\\sum_i w_i^{{{n}}} \\tag{{{n}}}\n$$\n"
+        (folder / "lessons" / f"l{n:02d}.md").write_text(front + body)
+    return folder
+
+
+def _forked_and_in_process(content: str) -> None:
+    """In a fresh interpreter (V8 not started, so the build forks): a build with a worker, then one without."""
+    os.environ["UNSMUDGE_CACHE"] = ""  # no stored answers: V8 typesets them all
+    from unsmudge import formulas
+    from unsmudge.site import Builder, Options
+
+    main, real_context = os.getpid(), formulas._context
+
+    def context():
+        assert os.getpid() == main, "a forked worker started V8"
+        return real_context()
+
+    formulas._context = context
+    forked = Builder(Options(content=Path(content), jobs=2)).gather()
+    assert formulas.engine_running()  # typeset here, in the build's process
+    formulas._typeset.clear()
+    assert Builder(Options(content=Path(content), jobs=1)).gather() == forked
+    for n in range(40):
+        page = forked[f"l{n:02d}.html"].decode()
+        assert f"<mn>{n}</mn>" in page and page.count("<math") == 3, n
+
+
+def test_forked_workers_only_draft_and_this_process_typesets_every_formula(tmp_path):
+    """With a worker, every lesson still gets its own formulas (the lessons are shared out a few at a time)
+    and the same bytes as a build in one process; V8 runs only in the build's process."""
+    import multiprocessing
+
+    content = many_lessons(tmp_path / "content")
+    process = multiprocessing.get_context("spawn").Process(target=_forked_and_in_process, args=(str(content),))
+    process.start()
+    process.join(120)
+    assert process.exitcode == 0  # the assertion that failed, if any, is in the captured stderr
+
+
+def test_formulas_are_typeset_in_a_thread_while_the_build_goes_on(monkeypatch):
+    """`add` hands the formulas to the typesetting thread and returns at once; `finish` waits for them, and
+    raises what went wrong there."""
+    import threading
+
+    from unsmudge import formulas
+
+    monkeypatch.setattr(formulas, "_store", (os.getpid(), None))
+    monkeypatch.setattr(formulas, "_typeset", {})
+    release, callers = threading.Event(), []
+    real_context = formulas._context
+
+    def slow_context():
+        callers.append(threading.current_thread())
+        assert release.wait(10)
+        return real_context()
+
+    monkeypatch.setattr(formulas, "_context", slow_context)
+    typesetter = formulas.Typesetter({})
+    found = [formulas.Formula("a^2", False), formulas.Formula("b", True)]
+    typesetter.add(found)  # returns while V8 is held back
+    assert not release.is_set()
+    release.set()
+    typesetter.finish()
+    assert callers and threading.current_thread() not in callers
+    typeset = typesetter.page(found)
+    assert "<msup>" in typeset.html[0] and typeset.html[1].startswith('<div class="math-display"')
+
+    def broken_context():
+        raise RuntimeError("V8 is gone")
+
+    monkeypatch.setattr(formulas, "_context", broken_context)
+    typesetter = formulas.Typesetter({})
+    typesetter.add([formulas.Formula("c", False)])
+    with pytest.raises(RuntimeError, match="V8 is gone"):
+        typesetter.finish()

@@ -111,6 +111,22 @@ def test_assets_get_content_hashed_names_and_course_templates_override(tmp_path)
         "the course's slider for d")
 
 
+def test_a_part_of_the_theme_a_site_leaves_out_is_never_read(tmp_path, monkeypatch):
+    """A site without a draw demo does not read, or hash, the live mode's 5 MB runtime in templates/live/."""
+    from unsmudge.theme import LIVE, default_theme
+
+    read = []
+    real = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda path: read.append(path) or real(path))
+    theme = Theme(tmp_path)
+    theme.drop_assets(LIVE)
+    files = {asset.url: asset.data for asset in theme.assets.values()}
+    live = default_theme() / "live"
+    assert not [path for path in read if path.is_relative_to(live)]
+    assert files and not any(url.startswith("assets/live/") for url in files)
+    assert any(path.is_relative_to(default_theme() / "static") for path in read)
+
+
 def test_lunr_is_vendored_with_its_licence():
     vendor = Path(__file__).resolve().parents[2] / "templates" / "static" / "vendor"
     assert "lunr" in (vendor / "lunr.min.js").read_text()[:400]

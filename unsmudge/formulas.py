@@ -273,14 +273,6 @@ class Typesetter:
         return Typeset(html, errors, styles)
 
 
-def typeset(formulas: list[Formula], macros: dict[str, str]) -> Typeset:
-    """Typeset one page's formulas in order, on their own (serve's re-render of an edited lesson)."""
-    typesetter = Typesetter(macros)
-    typesetter.add(formulas)
-    typesetter.finish()
-    return typesetter.page(formulas)
-
-
 _NUMBERING = re.compile(r'<mtr id="([^"]+)"|<span class="tml-eqn"></span>|<mtext class="tml-tag">([^<]*)</mtext>')
 _REFERENCE = re.compile(r"""<a href=['"]#([^'"]+)['"] class="tml-ref( tml-eqref)?"></a>""")
 

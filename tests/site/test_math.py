@@ -264,7 +264,9 @@ def test_once_v8_runs_in_this_process_lessons_convert_without_forking(tmp_path, 
 
     monkeypatch.setattr(multiprocessing, "get_context", no_fork)
     monkeypatch.setattr(formulas, "_store", (os.getpid(), None))  # no stored answers: V8 typesets
-    formulas.typeset([formulas.Formula("x", False)], {})  # V8 runs in this process now
+    typesetter = formulas.Typesetter({})
+    typesetter.add([formulas.Formula("x", False)])
+    typesetter.finish()  # V8 runs in this process now
     assert formulas.engine_running()
     files = Builder(Options(content=tmp_path, jobs=2)).gather()
     assert b"<math" in files["l39.html"]

@@ -389,7 +389,7 @@ def compare_math_page(args, work: Path) -> None:
     root = work / f"{count}-math"
     ours = math_page(args.repeat, root / "site", "lesson-000.html", UNSMUDGE_READY)
     theirs = math_page(args.repeat, root / "mkdocs-site", "lesson-000/index.html", KATEX_READY)
-    print(f"\nthe first lesson (110 formulas) in Chromium, cold cache, from 127.0.0.1:")
+    print("\nthe first lesson (110 formulas) in Chromium, cold cache, from 127.0.0.1:")
     print(f"  time to rendered math: unsmudge {ours[0]:.0f} ms, MkDocs-Material + KaTeX {theirs[0]:.0f} ms "
           f"({theirs[0] / ours[0]:.1f}x)")
     print(f"  page weight (text gzipped): unsmudge {ours[1] / 1024:.0f} KB in {ours[2]} requests, "

@@ -256,7 +256,7 @@ def _today_page(args, root: Path, spec: DemoSpec) -> None:
 def _explainer_page(root: Path, spec: DemoSpec) -> None:
     site = root / "site" / "explainer"
     data = {"t": trailing(spec.steps), "prompts": PHOTOS[:len(list((site / "frames").iterdir()))]}
-    body = (f'<section data-demo="sd"><select id="prompt">'
+    body = ('<section data-demo="sd"><select id="prompt">'
             + "".join(f"<option>{p}</option>" for p in data["prompts"])
             + '</select><img id="frame" width="512" height="512" alt=""><input id="range" type="range" min="0" '
             f'max="{spec.steps}" value="0">' + "".join(f'<label><input type="radio" name="v" value="{v}"'

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from tests.checkpoints.layouts import build_layout, built, configs_only, hub_cache
 from tests.commands import tree

@@ -5,7 +5,6 @@ serve` keeps going the same way."""
 
 from __future__ import annotations
 
-import re
 import time
 
 import pytest

@@ -180,7 +180,7 @@ class Builder:
                 drafted(index, [self.renderer.draft(documents[index])])
         finally:
             _BUILDER = _NEXT = None
-            typesetter.finish()
+        typesetter.finish()  # after the drafts: an error drafting is raised as it is, not over a typesetting one
         finish(ready_only=False)
         return done
 

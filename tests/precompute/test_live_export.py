@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 
 from tests.precompute.conftest import precompute, write_demo
 from unsmudge.contract import LIVE_MANIFEST, LIVE_PREFIX, find_live_for, find_results, load_demo
@@ -66,3 +67,15 @@ def test_a_model_the_live_mode_cannot_run_is_refused_first(tmp_path, tiny_model,
     assert "clip.toml: key 'model': the model's scheduler_config.json sets clip_sample" in err
     assert "hub.toml: key 'model': the live mode needs a local model folder" in err
     assert "Traceback" not in err and not out.exists()
+
+
+def test_a_missing_exporter_package_says_how_to_install_it(tmp_path, tiny_model, capsys, monkeypatch):
+    """onnxruntime (or any exporter package) missing: a problem on the demo's `draw`, no traceback, no export."""
+    content, out = tmp_path / "content", tmp_path / "build"
+    write_demo(content, "tiny", tiny_model, **LIVE)
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if it were not installed
+    assert precompute(content, out) == 1
+    err = capsys.readouterr().err
+    assert "tiny.toml: key 'draw': the live mode's export needs the package 'onnxruntime'" in err
+    assert "pip install 'unsmudge[precompute]'" in err and "Traceback" not in err
+    assert exports(out) == []

@@ -281,7 +281,7 @@ def export_live(args, planned: Plan) -> None:
         try:
             folder = export.export(spec, content, out, shown)
         except ModuleNotFoundError as err:
-            if (err.name or "").split(".")[0] not in STACK | {"onnx", "onnxscript"}:
+            if (err.name or "").split(".")[0] not in STACK | set(export.EXPORTERS):
                 raise
             raise ProblemsFound([Problem(shown, "key 'draw'", f"the live mode's export needs the package "
                                          f"'{err.name}', which is not installed",

@@ -85,7 +85,7 @@ def model_source(model: str, revision: str | None) -> Literal["embedded", "local
     with the fix."""
     if model == EMBEDDED:
         return "embedded"
-    if revision is not None and HUB_ID.match(model) and not model.startswith((".", "/", "~")):
+    if revision is not None and HUB_ID.match(model):  # "./x", "/x", "~/x" never match
         return "hub"
     return "local"
 

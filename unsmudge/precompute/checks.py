@@ -231,7 +231,7 @@ def _check_folder(spec: DemoSpec, folder: Path, shown: str, key: str, pipeline: 
                         "load it with `StableDiffusionPipeline.from_single_file(...)` and "
                         "`save_pretrained(folder, safe_serialization=True)`, then name that folder")]
     if not folder.is_dir():
-        hub_like = key == "model" and HUB_ID.match(value) and not value.startswith((".", "/", "~"))
+        hub_like = key == "model" and HUB_ID.match(value)
         return [Problem(shown, where, f"no folder '{value}' (looked in {display_path(folder)})",
                         "if it is a hub id, pin its commit: revision = \"<the 40-hex commit from the model's "
                         "'Files and versions' page>\"; otherwise give a diffusers folder relative to the content "

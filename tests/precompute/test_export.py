@@ -18,7 +18,7 @@ import pytest
 
 from tests.precompute.conftest import ROOT, write_demo
 from unsmudge.contract import LIVE_CAPTIONS, LIVE_MANIFEST, LIVE_PREFIX, LIVE_SCRIPT, find_live, load_demo
-from unsmudge.precompute import export
+from unsmudge.precompute import export, store
 from unsmudge.problems import ProblemsFound
 
 CAPTIONS = ["a dog", "dog", "a cat", "cat face"]
@@ -399,7 +399,7 @@ def test_a_failed_export_leaves_nothing(live_course, tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
     monkeypatch.setattr(export, "_payload", lambda *args: ({"parts": {}}, {}))
-    monkeypatch.setattr(export, "write_text_atomic", lambda path, text: fail())
+    monkeypatch.setattr(store, "write_text_atomic", lambda path, text: fail())  # live.json, written last
     with pytest.raises(RuntimeError, match="exporter failed"):
         export.export(spec, live_course, tmp_path, "demos/tiny.toml", captions=["x"])
     assert list(tmp_path.iterdir()) == []

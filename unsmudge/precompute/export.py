@@ -32,15 +32,13 @@ import base64
 import gzip
 import hashlib
 import json
-import os
-import shutil
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
 
 from unsmudge.contract import (LIVE_CAPTIONS, LIVE_FORMAT, LIVE_MANIFEST, LIVE_PREFIX, LIVE_SCRIPT, LIVE_SETTINGS,
                                DemoSpec, find_live)
-from unsmudge.precompute.store import TMP_PREFIX, write_text_atomic
+from unsmudge.precompute.store import FolderWriter
 from unsmudge.precompute.weights import model_folder, model_identity
 from unsmudge.problems import Problem, ProblemsFound
 
@@ -171,23 +169,11 @@ def export(spec: DemoSpec, content_dir: Path, out_dir: Path, demo_file: str, sto
 
 
 def _write(out_dir: Path, key: str, scripts: dict[str, bytes], manifest: dict) -> Path:
-    """Into a temp folder, live.json last, then renamed into place: the folder is whole or absent."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    final = out_dir / f"{LIVE_PREFIX}{key}"
-    temp = out_dir / f"{TMP_PREFIX}{LIVE_PREFIX}{key}-{os.getpid()}"
-    shutil.rmtree(temp, ignore_errors=True)
-    temp.mkdir()
-    try:
+    """The folder whole or absent: written aside, live.json last, then renamed into place (as a run is)."""
+    with FolderWriter(out_dir, f"{LIVE_PREFIX}{key}") as writer:
         for name, data in scripts.items():
-            (temp / name).write_bytes(data)
-        write_text_atomic(temp / LIVE_MANIFEST, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-        if final.exists():  # an incomplete folder some other tool left: replaced
-            shutil.rmtree(final)
-        os.replace(temp, final)
-    except BaseException:
-        shutil.rmtree(temp, ignore_errors=True)
-        raise
-    return final
+            writer.add(name, data)
+        return writer.finish(LIVE_MANIFEST, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
 
 
 def script(name: str, payload) -> bytes:

@@ -133,23 +133,24 @@ def remove_folder(folder: Path) -> None:
     shutil.rmtree(aside, ignore_errors=True)
 
 
-class RunWriter:
-    """One run folder being written: frames as they come, `run.json` last, then renamed into place.
+class FolderWriter:
+    """A folder of `out_dir` being written: files as they come into `.tmp-<name>-<pid>/`, its manifest last
+    (`finish`), then renamed into place, so the build stage sees it whole or not at all.
 
     Used as a context manager: leaving it by an exception removes the temp folder (a kill leaves it for
     the next precompute's `clean_stale`).
     """
 
-    def __init__(self, out_dir: Path, key: str):
-        self.out_dir, self.key = Path(out_dir), key
+    def __init__(self, out_dir: Path, name: str):
+        self.out_dir, self.name = Path(out_dir), name
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        self.temp = self.out_dir / f"{TMP_PREFIX}{key}-{os.getpid()}"
+        self.temp = self.out_dir / f"{TMP_PREFIX}{name}-{os.getpid()}"
         if self.temp.exists():
             shutil.rmtree(self.temp)
         self.temp.mkdir()
         self.written: set[str] = set()
 
-    def __enter__(self) -> "RunWriter":
+    def __enter__(self):
         return self
 
     def __exit__(self, kind, error, trace) -> None:
@@ -160,6 +161,28 @@ class RunWriter:
         _write_bytes(self.temp / name, data)
         self.written.add(name)
 
+    def finish(self, manifest: str, text: str) -> Path:
+        """Write the manifest and move the folder into place (replacing one already there); returns it."""
+        write_text_atomic(self.temp / manifest, text)  # last: the folder is complete once this exists
+        final = self.out_dir / self.name
+        old = None
+        if final.exists():  # --force, or a folder some other tool left incomplete
+            old = self.out_dir / f"{TMP_PREFIX}old-{self.name}-{os.getpid()}"
+            os.replace(final, old)
+        os.replace(self.temp, final)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        _fsync_dir(self.out_dir)
+        return final
+
+
+class RunWriter(FolderWriter):
+    """One run folder being written: frames as they come, `run.json` last (`commit`)."""
+
+    def __init__(self, out_dir: Path, key: str):
+        super().__init__(out_dir, key)
+        self.key = key
+
     def commit(self, record: RunRecord) -> Path:
         """Write run.json and move the folder into place; returns the run folder."""
         if record.key != self.key:
@@ -167,17 +190,7 @@ class RunWriter:
         missing = sorted(set(record.frame_files()) - self.written)
         if missing:
             raise ValueError(f"run {self.key} lacks {len(missing)} frame(s), e.g. {missing[0]}")
-        write_text_atomic(self.temp / RUN_JSON, record.to_json())  # last: the folder is complete once this exists
-        final = self.out_dir / self.key
-        old = None
-        if final.exists():  # --force, or a folder some other tool left without run.json
-            old = self.out_dir / f"{TMP_PREFIX}old-{self.key}-{os.getpid()}"
-            os.replace(final, old)
-        os.replace(self.temp, final)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-        _fsync_dir(self.out_dir)
-        return final
+        return self.finish(RUN_JSON, record.to_json())
 
 
 def _fsync_dir(folder: Path) -> None:

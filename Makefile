@@ -13,6 +13,8 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q $(TORCH)
 	$(BIN)/pip install -q -e ".[precompute,test]"
+	# an editable install has no bytecode; where PYTHONDONTWRITEBYTECODE is set, every run would compile
+	$(BIN)/python -m compileall -q unsmudge
 	touch $@
 
 ## make site: install, precompute the frames that are missing, build site/

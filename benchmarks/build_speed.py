@@ -19,11 +19,13 @@ filled by the build before: V8 is not started). Each row ends with the 1-minute 
 Besides build times it compares, for the first lesson, the page weight (what the browser fetched, gzipped
 where a server would) and the time from navigation to rendered math in headless Chromium (Playwright;
 `UNSMUDGE_CHROMIUM`, default /usr/bin/chromium), best of --repeat cold loads from a local HTTP server.
+unsmudge's modules are compiled to bytecode first, as pip compiles MkDocs' when it installs it.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import gzip
 import os
 import platform
@@ -407,6 +409,9 @@ def main() -> int:
         sys.exit("MkDocs is not installed; for the side-by-side run:\n"
                  f"    {sys.executable} -m pip install mkdocs mkdocs-material pymdown-extensions")
     unsmudge = [sys.executable, "-m", "unsmudge.cli"]
+    # MkDocs runs from the bytecode pip compiled when it installed it; unsmudge's editable checkout gets the
+    # same, or every run under PYTHONDONTWRITEBYTECODE=1 (set on this project's machines) compiles its source
+    compileall.compile_dir(ROOT / "unsmudge", quiet=1)
     env_note = (f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
                 f"Python {platform.python_version()}")
     print(f"machine: {env_note}")

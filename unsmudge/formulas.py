@@ -1,7 +1,7 @@
 """Formulas: the TeX in lessons, typeset to MathML when the site is built.
 
 Temml (vendored: unsmudge/vendor/temml.min.js) runs in V8 through mini-racer, in a child process (`Engine`)
-that a build starts beside its own imports when the course has a formula. Its MathML is laid out by the browser with the Latin Modern Math
+that a build starts beside its own imports. Its MathML is laid out by the browser with the Latin Modern Math
 font the theme ships (`static/math/`), read out by screen readers, and printed: no script on the page.
 What Temml leaves to a script in the browser is done here instead, page by page:
 - equation numbers are written into the page (Temml counts them with a CSS counter);
@@ -13,9 +13,10 @@ Temml's answers are kept on disk (`Store`, by default in ~/.cache/unsmudge), key
 the macros and the formula: a later build, or another course, typesets a formula it has seen without
 starting V8, and gets the bytes Temml would give. UNSMUDGE_CACHE names another folder; set empty, no cache.
 
-A build hands each page's formulas to one `Typesetter` as the page is converted; its thread looks them up in
-the store and sends the rest to the child, beside the markdown of the pages that follow, so V8's start and
-Temml's work overlap the build instead of adding to it.
+A build hands each page's formulas to one `Typesetter` as the page is converted; its thread sends them to the
+child, which answers from what it has typeset already (it guesses the course's formulas and typesets them
+while the build imports and converts), from the store, or from V8, so V8's start and Temml's work overlap
+the build instead of adding to it.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from unsmudge.problems import Problem, ProblemsFound
 
@@ -51,8 +53,7 @@ TYPESET_PAGE = """function typesetPage(formulas, macros) {  // JSON in and out: 
 }"""
 
 
-@dataclass(frozen=True)
-class Formula:
+class Formula(NamedTuple):  # a tuple: hashed in C, and builds look up thousands
     tex: str
     display: bool
 
@@ -99,7 +100,7 @@ class Engine:
         """Each formula's answer, from the store in `folder` or from V8; and how many V8 typeset."""
         request = [str(folder) if folder else None, macros, [[f.tex, f.display] for f in batch]]
         try:
-            self.process.stdin.write(json.dumps(request).encode() + b"\n")
+            self.process.stdin.write(json.dumps(request, ensure_ascii=False).encode() + b"\n")
             self.process.stdin.flush()
         except OSError:
             pass  # the child has stopped: its exit status comes from _answer
@@ -165,6 +166,7 @@ class Store:
         self.engine = hashlib.sha256(TEMML.read_bytes() + TYPESET_PAGE.encode()).hexdigest()
         self.db = None  # opened on first use
         self.broken = False  # set on the first error: the store is not used again
+        self.keys: dict[tuple[str, Formula], str] = {}  # a formula is looked up, then kept: hashed once
 
     def fill(self, answers: dict[Formula, tuple[bool, str]], macros: str, wanted: list[Formula]) -> list[Formula]:
         """Puts the stored answers among `answers`; returns the formulas still to typeset."""
@@ -194,8 +196,11 @@ class Store:
             self.broken = True
 
     def _key(self, macros: str, formula: Formula) -> str:
-        text = "\0".join([self.engine, macros, "display" if formula.display else "inline", formula.tex])
-        return hashlib.sha256(text.encode()).hexdigest()
+        key = self.keys.get((macros, formula))
+        if key is None:
+            text = "\0".join([self.engine, macros, "display" if formula.display else "inline", formula.tex])
+            key = self.keys[macros, formula] = hashlib.sha256(text.encode()).hexdigest()
+        return key
 
     def _open(self):
         import sqlite3
@@ -291,17 +296,30 @@ def _prose(text: str) -> str:
 
 class _Child:
     """The child's answers: what V8 typeset (guessed or asked for) and what the stores hold. V8 starts at the
-    first formula no store holds: a rebuild starts none."""
+    first formula no store holds: a rebuild starts none. V8's answers the build asked for are kept in the store
+    when the child is idle, or a thousand at a time."""
+
+    KEEP_AT = 1000
 
     def __init__(self):
         self.v8 = None
         self.known: dict[tuple[str, Formula], tuple[tuple[bool, str], bool]] = {}  # -> (answer, by V8)
-        self.kept: set[tuple[str, Formula]] = set()
+        self.kept: set[tuple[str, str, Formula]] = set()  # (folder, macros, formula) stored, or in `to_keep`
+        self.to_keep: dict[tuple[str, str], list[Formula]] = {}  # (folder, macros) -> formulas
         self.stores: dict[str, Store] = {}
 
     def store(self, folder: str | None) -> Store | None:
-        disk = self.stores.setdefault(folder, Store(Path(folder))) if folder else None
+        if folder and folder not in self.stores:
+            self.stores[folder] = Store(Path(folder))
+        disk = self.stores.get(folder)
         return disk if disk is not None and not disk.broken else None
+
+    def keep(self) -> None:
+        """Writes the answers waiting to be kept, one transaction per store."""
+        for (folder, key), formulas in self.to_keep.items():
+            if (disk := self.store(folder)) is not None:
+                disk.keep(key, [(f, self.known[key, f][0]) for f in formulas])
+        self.to_keep = {}
 
     def typeset(self, formulas: list[Formula], macros: dict[str, str]) -> None:
         if self.v8 is None:
@@ -323,26 +341,27 @@ class _Child:
         stored: dict[Formula, tuple[bool, str]] = {}
         missing = disk.fill(stored, key, formulas)
         self.known.update(((key, f), (answer, False)) for f, answer in stored.items())
-        self.kept.update((key, f) for f in stored)
+        self.kept.update((folder, key, f) for f in stored)
         return missing
 
     def answer(self, folder: str | None, macros: dict[str, str], batch: list[list]) -> str:
-        """The reply to one request: each formula's answer, and how many V8 typeset; then V8's new answers are
-        kept in the store."""
+        """The reply to one request: each formula's answer, and how many V8 typeset."""
         key, wanted = json.dumps(macros, sort_keys=True), [Formula(tex, display) for tex, display in batch]
         missing = self.from_store(folder, macros, [f for f in wanted if (key, f) not in self.known])
         if missing:
             self.typeset(missing, macros)
         answers = [self.known[key, f] for f in wanted]
-        reply = json.dumps([[answer for answer, _ in answers], sum(by_v8 for _, by_v8 in answers)])
-        new = [(f, self.known[key, f][0]) for f in dict.fromkeys(wanted) if (key, f) not in self.kept]
-        disk = self.store(folder)
-        if new and disk is not None:
-            disk.keep(key, new)
-            self.kept.update((key, f) for f, _ in new)
-        return reply
+        new = [f for f in dict.fromkeys(wanted) if (folder, key, f) not in self.kept]
+        if new and self.store(folder) is not None:
+            self.to_keep.setdefault((folder, key), []).extend(new)
+            self.kept.update((folder, key, f) for f in new)
+            if sum(len(waiting) for waiting in self.to_keep.values()) >= self.KEEP_AT:
+                self.keep()
+        return json.dumps([[answer for answer, _ in answers], sum(by_v8 for _, by_v8 in answers)],
+                          ensure_ascii=False)
 
     def close(self) -> None:
+        self.keep()
         if self.v8 is not None:
             self.v8.close()
 
@@ -377,13 +396,15 @@ def _serve(folder: str, content: str) -> None:
             except Exception:  # noqa: BLE001 - V8 cannot start: the build's first batch says why
                 guesses = []
             continue
+        if requests.empty():
+            child.keep()  # idle: the build is rendering, or done
         line = requests.get()
         if line is None:
             break
         try:
             say(child.answer(*json.loads(line)))
         except Exception as err:  # noqa: BLE001 - reported by the build, not as a traceback here
-            say(json.dumps(f"V8 could not typeset: {type(err).__name__}: {err}"))
+            say(json.dumps(f"V8 could not typeset: {type(err).__name__}: {err}", ensure_ascii=False))
     child.close()
 
 

@@ -108,10 +108,6 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser(argv).parse_args(argv)
     run = {"build": _build, "serve": _serve, "new": _new, "precompute": _precompute, "import": _import}[args.command]
-    if args.command in ("build", "serve"):
-        from unsmudge import formulas
-
-        formulas.start(args.content)  # V8 starts while this process imports the rest
     try:
         return run(args)
     except ProblemsFound as err:

@@ -133,7 +133,7 @@ class Builder:
         """Every lesson, then every page. Markdown is most of a build's time and lessons convert independently:
         with several CPUs, forked workers and this process take the next few lessons from one shared counter
         until none is left, so all finish together. Formulas are typeset in this process only, by one
-        `formulas.Typesetter` whose thread hands them to V8 beside the markdown; between two lessons this process
+        `formulas.Typesetter` whose thread runs V8 beside the markdown; between two lessons this process
         finishes the drafted pages whose formulas are ready, so few are left for the end."""
         global _BUILDER, _NEXT
         documents, lessons = self.course.lessons + self.course.pages, self.course.lessons
@@ -155,8 +155,8 @@ class Builder:
 
         jobs = min(self.options.jobs or _cpus(), len(lessons) // MIN_PER_JOB)
         try:
-            # fork is safe on Linux (V8 runs in a child process of its own, never in this one)
-            if jobs < 2 or sys.platform != "linux":
+            # fork is safe on Linux, but not once this process has started V8 for formulas (an earlier build)
+            if jobs < 2 or sys.platform != "linux" or formulas.engine_running():
                 for index, lesson in enumerate(lessons):
                     drafted(index, [self.renderer.draft(lesson)])
                     finish()
@@ -166,6 +166,7 @@ class Builder:
                 self.renderer.warm(lessons)
                 context = multiprocessing.get_context("fork")
                 _BUILDER, _NEXT = self, context.Value("q", 0)
+                # the workers are forked here, before the typesetting thread can start V8 (a first formula)
                 with context.Pool(jobs - 1) as pool:
                     tasks = [pool.apply_async(_draft_next, callback=lambda result: drafted(*result))
                              for _ in range(-(-len(lessons) // CHUNK))]  # enough for the workers to take every lesson

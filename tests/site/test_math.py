@@ -155,54 +155,32 @@ def test_a_display_formula_on_lines_of_its_own_is_typeset_without_blank_lines(tm
 STORED = LESSON.format(body="Inline $a^2 + \\E[x]$ and\n\n$$\n\\sum_i x_i \\tag{1}\n$$\n")
 
 
-def fresh_formulas(monkeypatch) -> None:
-    """This process as a new one as far as formulas go: no answers in memory, a child of its own (whose
-    memory is empty too)."""
-    from unsmudge import formulas
-
-    monkeypatch.setattr(formulas, "_typeset", {})
-    monkeypatch.setattr(formulas, "_engine", None)
-
-
-def v8_counts(monkeypatch) -> list[int]:
-    """How many formulas V8 typeset for each batch the build sends to the child from now on."""
-    from unsmudge import formulas
-
-    counts, real = [], formulas.Engine.typeset
-
-    def typeset(self, *args):
-        answers, typeset = real(self, *args)
-        counts.append(typeset)
-        return answers, typeset
-
-    monkeypatch.setattr(formulas.Engine, "typeset", typeset)
-    return counts
-
-
 def store_course(tmp_path, monkeypatch, macro: str = "\\\\mathbb{E}"):
-    """A course with formulas, and a fresh process as far as formulas go; the store in tmp_path/cache."""
+    """A course with formulas, and a fresh process as far as formulas go: no answers in memory, the store
+    in tmp_path/cache."""
+    from unsmudge import formulas
+
     monkeypatch.setenv("UNSMUDGE_CACHE", str(tmp_path / "cache"))
-    fresh_formulas(monkeypatch)
+    monkeypatch.setattr(formulas, "_store", None)
+    monkeypatch.setattr(formulas, "_typeset", {})
     content = mini_course(tmp_path, **{"lessons/two.md": STORED})
     course = content / "course.toml"
     course.write_text(course.read_text() + f'[math.macros]\nE = "{macro}"\n')
     return content
 
 
-def test_a_later_build_takes_its_formulas_from_the_store_without_v8(tmp_path, capsys, monkeypatch):
+def test_a_later_build_takes_its_formulas_from_the_store_without_starting_v8(tmp_path, capsys, monkeypatch):
     from unsmudge import formulas
 
-    counts = v8_counts(monkeypatch)
     code, err = build(tmp_path / "a", store_course(tmp_path / "a", monkeypatch), capsys)
-    assert code == 0 and sum(counts) == 2, err  # the two formulas of two.md
+    assert code == 0, err
     first = tree(tmp_path / "a" / "site")
     (tmp_path / "b").mkdir()
     store_course(tmp_path / "b", monkeypatch)
     monkeypatch.setenv("UNSMUDGE_CACHE", str(tmp_path / "a" / "cache"))
-    counts.clear()
+    monkeypatch.setattr(formulas, "_context", lambda: pytest.fail("V8 was started for a stored formula"))
     code, err = build(tmp_path / "b", tmp_path / "b" / "content", capsys)
     assert code == 0, err
-    assert counts and sum(counts) == 0 and formulas._engine[1].process.poll() is None  # the child, V8 unstarted
     assert tree(tmp_path / "b" / "site") == first
 
 
@@ -243,7 +221,8 @@ def test_a_broken_store_is_left_alone_and_no_store_when_unset(tmp_path, capsys, 
     from unsmudge import formulas
 
     monkeypatch.setenv("UNSMUDGE_CACHE", "")
-    assert formulas.store_folder() is None
+    monkeypatch.setattr(formulas, "_store", None)
+    assert formulas.store() is None
 
 def test_a_macro_name_with_a_backslash_is_a_problem_at_its_line(tmp_path, capsys):
     content = mini_course(tmp_path)
@@ -261,34 +240,39 @@ def test_two_builds_give_the_same_bytes(tmp_path):
     assert tree(tmp_path / "a") == tree(tmp_path / "b")
 
 
-def _typeset_then_fork(content: str) -> None:
-    """In a fresh interpreter: typeset a formula, then build with a forked worker; V8 never enters this process."""
+class Forked(Exception):
+    pass
+
+
+def test_once_v8_runs_in_this_process_lessons_convert_without_forking(tmp_path, monkeypatch):
+    """V8 does not survive fork (its threads stay behind): once a process has started it (an earlier build
+    in `serve` or a test), its later builds convert in-process."""
     import multiprocessing
-    import sys
 
     from unsmudge import formulas
     from unsmudge.site import Builder, Options
 
+    ids = ", ".join(f'"l{n:02d}"' for n in range(40))
+    (tmp_path / "course.toml").write_text(f'title = "C"\nlessons = [{ids}]\n[[tracks]]\nid = "t"\ntitle = "T"\n')
+    (tmp_path / "lessons").mkdir()
+    for n in range(40):
+        front = f'+++\ntitle = "L{n}"\nmodule = {n}\ntrack = "t"\n+++\n'
+        (tmp_path / "lessons" / f"l{n:02d}.md").write_text(front + f"$x_{{{n}}}$\n")
+
+    def no_fork(method):
+        raise Forked(method)
+
+    monkeypatch.setattr(multiprocessing, "get_context", no_fork)
+    monkeypatch.setattr(formulas, "_store", (os.getpid(), None))  # no stored answers: V8 typesets
     typesetter = formulas.Typesetter({})
     typesetter.add([formulas.Formula("x", False)])
-    typesetter.finish()
-    forks, real = [], multiprocessing.get_context
-    multiprocessing.get_context = lambda method: forks.append(method) or real(method)
-    files = Builder(Options(content=Path(content), jobs=2)).gather()
-    assert forks == ["fork"] and b"<math" in files["l39.html"]
-    assert "py_mini_racer" not in sys.modules  # V8 runs in the child: forking is always safe
-
-
-def test_a_build_forks_its_workers_after_this_process_typeset_formulas(tmp_path):
-    """V8 does not survive fork; it runs in a child process of its own (formulas.Engine), so a process that has
-    typeset formulas (serve, after an earlier build) still forks its workers."""
-    import multiprocessing
-
-    content = many_lessons(tmp_path / "content")
-    process = multiprocessing.get_context("spawn").Process(target=_typeset_then_fork, args=(str(content),))
-    process.start()
-    process.join(120)
-    assert process.exitcode == 0  # the assertion that failed, if any, is in the captured stderr
+    typesetter.finish()  # V8 runs in this process now
+    assert formulas.engine_running()
+    files = Builder(Options(content=tmp_path, jobs=2)).gather()
+    assert b"<math" in files["l39.html"]
+    monkeypatch.setattr(formulas, "engine_running", lambda: False)  # the same build would fork without V8
+    with pytest.raises(Forked):
+        Builder(Options(content=tmp_path, jobs=2)).gather()
 
 
 def test_the_preview_re_renders_a_formula_edit_and_rebuilds_for_a_new_style(tmp_path):
@@ -341,14 +325,15 @@ def _forked_and_in_process(content: str) -> None:
     from unsmudge import formulas
     from unsmudge.site import Builder, Options
 
-    main, real_engine = os.getpid(), formulas.engine
+    main, real_context = os.getpid(), formulas._context
 
-    def engine():
-        assert os.getpid() == main, "a forked worker asked for formulas"
-        return real_engine()
+    def context():
+        assert os.getpid() == main, "a forked worker started V8"
+        return real_context()
 
-    formulas.engine = engine
+    formulas._context = context
     forked = Builder(Options(content=Path(content), jobs=2)).gather()
+    assert formulas.engine_running()  # typeset here, in the build's process
     formulas._typeset.clear()
     assert Builder(Options(content=Path(content), jobs=1)).gather() == forked
     for n in range(40):
@@ -358,7 +343,7 @@ def _forked_and_in_process(content: str) -> None:
 
 def test_forked_workers_only_draft_and_this_process_typesets_every_formula(tmp_path):
     """With a worker, every lesson still gets its own formulas (the lessons are shared out a few at a time)
-    and the same bytes as a build in one process; only the build's process asks the child for them."""
+    and the same bytes as a build in one process; V8 runs only in the build's process."""
     import multiprocessing
 
     content = many_lessons(tmp_path / "content")
@@ -375,16 +360,17 @@ def test_formulas_are_typeset_in_a_thread_while_the_build_goes_on(monkeypatch):
 
     from unsmudge import formulas
 
+    monkeypatch.setattr(formulas, "_store", (os.getpid(), None))
     monkeypatch.setattr(formulas, "_typeset", {})
     release, callers = threading.Event(), []
-    real_engine = formulas.engine
+    real_context = formulas._context
 
-    def slow_engine():
+    def slow_context():
         callers.append(threading.current_thread())
         assert release.wait(10)
-        return real_engine()
+        return real_context()
 
-    monkeypatch.setattr(formulas, "engine", slow_engine)
+    monkeypatch.setattr(formulas, "_context", slow_context)
     typesetter = formulas.Typesetter({})
     found = [formulas.Formula("a^2", False), formulas.Formula("b", True)]
     typesetter.add(found)  # returns while V8 is held back
@@ -395,10 +381,10 @@ def test_formulas_are_typeset_in_a_thread_while_the_build_goes_on(monkeypatch):
     typeset = typesetter.page(found)
     assert "<msup>" in typeset.html[0] and typeset.html[1].startswith('<div class="math-display"')
 
-    def broken_engine():
+    def broken_context():
         raise RuntimeError("V8 is gone")
 
-    monkeypatch.setattr(formulas, "engine", broken_engine)
+    monkeypatch.setattr(formulas, "_context", broken_context)
     typesetter = formulas.Typesetter({})
     typesetter.add([formulas.Formula("c", False)])
     with pytest.raises(RuntimeError, match="V8 is gone"):
@@ -406,7 +392,7 @@ def test_formulas_are_typeset_in_a_thread_while_the_build_goes_on(monkeypatch):
 
 
 def test_a_broken_mini_racer_is_a_problem_not_a_traceback(tmp_path):
-    """V8 runs in a child process; when it cannot start there, the build says so and writes nothing."""
+    """When V8 cannot start, the build says so, with the fix, and writes nothing."""
     fake = tmp_path / "fake" / "py_mini_racer"
     fake.mkdir(parents=True)
     (fake / "__init__.py").write_text('raise ImportError("libmini_racer.so: cannot open shared object file")\n')
@@ -414,38 +400,6 @@ def test_a_broken_mini_racer_is_a_problem_not_a_traceback(tmp_path):
     result = build_in_subprocess(content, tmp_path / "build", tmp_path / "site", UNSMUDGE_CACHE="",
                                  PYTHONPATH=str(tmp_path / "fake"))
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
-    assert ("V8 (the mini-racer package): formulas cannot be typeset: V8 could not typeset: ImportError: "
+    assert ("V8 (the mini-racer package): formulas cannot be typeset: V8 could not start: ImportError: "
             "libmini_racer.so: cannot open shared object file") in result.stderr
     assert "pip install --force-reinstall mini-racer" in result.stderr and not (tmp_path / "site").exists()
-
-
-def test_the_child_guesses_the_formulas_a_build_asks_for(monkeypatch):
-    """The child typesets what the course seems to hold while the build imports and converts; its guesses
-    (markdown and notebooks) are the formulas the build then asks for, so none waits for V8."""
-    from unsmudge import formulas
-    from unsmudge.site import Builder, Options
-
-    fresh_formulas(monkeypatch)
-    monkeypatch.setenv("UNSMUDGE_CACHE", "")
-    asked, real = [], formulas.Engine.typeset
-    monkeypatch.setattr(formulas.Engine, "typeset", lambda self, batch, *a: asked.extend(batch) or real(self, batch, *a))
-    for content in (CORPUS, Path(__file__).resolve().parents[2] / "content"):
-        asked.clear()
-        formulas._typeset.clear()
-        Builder(Options(content=content, jobs=1)).gather()
-        assert asked and set(asked) == set(formulas._Course(content).formulas()), content
-
-
-def test_the_child_of_a_course_without_formulas_stops_and_a_formula_starts_another(tmp_path, monkeypatch):
-    from unsmudge import formulas
-
-    fresh_formulas(monkeypatch)
-    content = mini_course(tmp_path)
-    formulas.start(content)
-    child = formulas._engine[1]
-    assert child.ready() is False and child.process.wait(10) == 0  # no formula: V8 never started
-    typesetter = formulas.Typesetter({})
-    typesetter.add([formulas.Formula("x^2", False)])
-    typesetter.finish()
-    assert "<msup>" in typesetter.page([formulas.Formula("x^2", False)]).html[0]
-    assert formulas._engine[1] is not child

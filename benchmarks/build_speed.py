@@ -5,9 +5,11 @@
 
 Both tools build the same lessons (admonitions, details, tabs, cards, highlighted code, footnotes,
 a table, a diagram fence, links with anchors to other lessons) from the command line in a fresh
-process, so start-up counts for both; the best of --repeat runs is kept. Also measured: `serve`'s
-re-render after editing one lesson of the largest course, and the flagship page's weight (HTML + CSS +
-JS, gzipped, frames aside). MkDocs is not a dependency of unsmudge; install it into the same venv with
+process, so start-up counts for both; the best of --repeat runs is kept, the tools taken in turns
+(MkDocs, then unsmudge, round after round) so that a machine whose speed drifts weighs on both alike.
+Also measured: `serve`'s re-render after editing one lesson of the largest course, and the flagship
+page's weight (HTML + CSS + JS, gzipped, frames aside). MkDocs is not a dependency of unsmudge; install it
+into the same venv with
     pip install mkdocs mkdocs-material pymdown-extensions
 
 The math case gives every lesson ten formulas (seven inline, three display, each lesson's its own) and
@@ -236,25 +238,31 @@ markdown_extensions:
     return project
 
 
-def best_of(repeat: int, command: list[str], cwd: Path, store: Path | None = None,
-            cold: bool = False) -> tuple[float, float]:
-    """(best wall time, best CPU time) in seconds; CPU time counts forked workers and is steadier than
-    wall time on a machine shared with other work. `store`: unsmudge's formula store (UNSMUDGE_CACHE),
-    emptied before each run when `cold`."""
-    walls, cpus = [], []
+def timed(command: list[str], cwd: Path, store: Path | None = None, cold: bool = False) -> tuple[float, float]:
+    """(wall, CPU) seconds of one run; CPU time counts forked workers. `store`: unsmudge's formula store
+    (UNSMUDGE_CACHE), emptied first when `cold`."""
     env = {**os.environ, "UNSMUDGE_CACHE": str(store)} if store else None
+    if cold:
+        shutil.rmtree(store, ignore_errors=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode:
+        sys.exit(f"{' '.join(command)} failed:\n{done.stderr[-2000:]}")
+    return wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+
+
+def best_in_turns(repeat: int, runs: dict[str, tuple]) -> dict[str, tuple[float, float]]:
+    """Each run's (best wall, best CPU) of `repeat`, the runs taken in turns (one of each per round), so that
+    a machine slowing down or speeding up meanwhile weighs on every tool alike. `runs`: name -> timed's
+    arguments."""
+    results: dict[str, list[tuple[float, float]]] = {name: [] for name in runs}
     for _ in range(repeat):
-        if cold:
-            shutil.rmtree(store, ignore_errors=True)
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        started = time.perf_counter()
-        done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env)
-        walls.append(time.perf_counter() - started)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
-        if done.returncode:
-            sys.exit(f"{' '.join(command)} failed:\n{done.stderr[-2000:]}")
-    return min(walls), min(cpus)
+        for name, arguments in runs.items():
+            results[name].append(timed(*arguments))
+    return {name: (min(w for w, _ in times), min(c for _, c in times)) for name, times in results.items()}
 
 
 def rebuild_ms(content: Path, frames: Path) -> tuple[float, float, int]:
@@ -327,14 +335,15 @@ def compare_sizes(args, work: Path, unsmudge: list[str], mkdocs: str, math: bool
         build = unsmudge + ["build", "--content", str(content), "--frames", str(root / "frames"),
                             "--out", str(root / "site")]
         store = root / "formula-store"
-        theirs = best_of(args.repeat, [mkdocs, "build", "-q", "-f", str(project / "mkdocs.yml"),
-                                       "-d", str(root / "mkdocs-site")], root)
-        runs = [("", best_of(args.repeat, build, root, store, cold=True))]
+        turns = {"mkdocs": ([mkdocs, "build", "-q", "-f", str(project / "mkdocs.yml"), "-d", str(root / "mkdocs-site")],
+                            root),
+                 "first build" if math else "": (build, root, store, True)}
         if math:
-            runs[0] = ("first build", runs[0][1])
-            runs.append(("rebuild", best_of(args.repeat, build, root, store)))  # the store the last cold run filled
+            turns["rebuild"] = (build, root, store)  # the store the first build just filled
+        best = best_in_turns(args.repeat, turns)
+        theirs = best.pop("mkdocs")
         target = 2 if count < 100 else 5
-        for label, ours in runs:
+        for label, ours in best.items():
             ratio = theirs[0] / ours[0]
             print(f"{count:>8} {label:>11} {ours[0]:>4.2f}s {theirs[0]:>15.2f}s {ratio:>6.1f}x  >= {target}x "
                   f"{'met   ' if ratio >= target else 'MISSED'}            {ours[1]:>8.2f}s {theirs[1]:>7.2f}s "

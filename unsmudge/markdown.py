@@ -402,9 +402,14 @@ class LessonRenderer:
 
 
 def line_of(lesson: Lesson, written: str) -> str:
-    """The line of the lesson's file where `written` first appears (links keep no source position)."""
-    for number, line in enumerate(lesson.body.split("\n")):
+    """The line of the lesson's file where `written` first appears (links keep no source position); else where
+    it appears in another case (HTML's names are case-blind: the parser reports ONCLICK= as onclick=)."""
+    lines = lesson.body.split("\n")
+    for number, line in enumerate(lines):
         if written in line:
+            return lesson.where(number)
+    for number, line in enumerate(lines):
+        if written.casefold() in line.casefold():
             return lesson.where(number)
     return ""
 

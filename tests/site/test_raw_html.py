@@ -56,6 +56,10 @@ def test_raw_html_paths_are_rewritten_like_markdown_and_sizes_survive(tmp_path, 
     ('<script>alert(1)</script>', ["line 8", "inline <script> is blocked"]),
     ('![x](../media/a.png){ style="width: 10px" }', ["line 8", "inline style on <img> is blocked"]),
     ('<div markdown onclick="go()">\n\nText.\n\n</div>', ["line 8", "event handler 'onclick' on <div>"]),
+    # HTML is case-blind, and so are the checks
+    ('<BUTTON ONCLICK="go()">go</BUTTON>', ["line 8", "event handler 'onclick'"]),
+    ('Inline <IMG SRC="https://example.org/x.png">.', ["line 8", "would be loaded from another host"]),
+    ('<A HREF="JavaScript:alert(1)">x</A>', ["line 8", "is a script"]),
 ])
 def test_raw_html_mistakes_are_problems_with_their_line(tmp_path, capsys, body, expected):
     content = two(tmp_path, body + "\n", **{"media/a.png": b"a"})

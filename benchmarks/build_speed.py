@@ -238,10 +238,11 @@ markdown_extensions:
     return project
 
 
-def timed(command: list[str], cwd: Path, store: Path | None = None, cold: bool = False) -> tuple[float, float]:
+def timed(command: list[str], cwd: Path, store: Path | None = None, cold: bool = False,
+          env: dict[str, str] | None = None) -> tuple[float, float]:
     """(wall, CPU) seconds of one run; CPU time counts forked workers. `store`: unsmudge's formula store
-    (UNSMUDGE_CACHE), emptied first when `cold`."""
-    env = {**os.environ, "UNSMUDGE_CACHE": str(store)} if store else None
+    (UNSMUDGE_CACHE), emptied first when `cold`; `env`: more of the environment."""
+    env = {**os.environ, **(env or {}), **({"UNSMUDGE_CACHE": str(store)} if store else {})}
     if cold:
         shutil.rmtree(store, ignore_errors=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -20,31 +20,19 @@ import argparse
 import compileall
 import os
 import random
-import resource
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from build_speed import ROOT, write_unsmudge
+from build_speed import ROOT, timed, write_unsmudge
 
 
-def build_once(checkout: Path, course: Path, store: Path, out: Path) -> tuple[float, float]:
+def build_once(checkout: Path, course: Path, store: Path, out: Path, cold: bool) -> tuple[float, float]:
     """(wall, CPU) seconds of one build by the unsmudge in `checkout`."""
-    env = {**os.environ, "UNSMUDGE_CACHE": str(store), "PYTHONPATH": str(checkout)}
     command = [sys.executable, "-m", "unsmudge.cli", "build", "--content", str(course / "unsmudge"),
                "--frames", str(course / "frames"), "--out", str(out)]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    done = subprocess.run(command, env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode:
-        sys.exit(f"{checkout}: build failed:\n{done.stderr[-2000:]}")
-    return wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return timed(command, course, store, cold, env={"PYTHONPATH": str(checkout)})
 
 
 def compare(versions: dict[str, Path], course: Path, case: str, rounds: int) -> None:
@@ -52,10 +40,8 @@ def compare(versions: dict[str, Path], course: Path, case: str, rounds: int) -> 
     cpus = {name: [] for name in versions}
     for _ in range(rounds):
         for name in random.sample(list(versions), len(versions)):
-            store = course / f"store-{name}"
-            if case == "first":
-                shutil.rmtree(store, ignore_errors=True)
-            wall, cpu = build_once(versions[name], course, store, course / f"site-{name}")
+            wall, cpu = build_once(versions[name], course, course / f"store-{name}", course / f"site-{name}",
+                                   cold=case == "first")
             walls[name].append(wall)
             cpus[name].append(cpu)
     for name in versions:

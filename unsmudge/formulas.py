@@ -61,7 +61,8 @@ class Typeset:
     """A page's formulas typeset: MathML (or the renderer's message) per formula, and the styles used."""
 
     html: list[str]
-    errors: dict[int, str]  # formula index -> what went wrong
+    errors: dict[int, str]  # formula index -> what went wrong: the TeX
+    references: dict[int, str]  # formula index -> what went wrong: a label
     styles: set[str]
 
 
@@ -278,25 +279,27 @@ class Typesetter:
         # Temml's message, first line: "Undefined control sequence: \\foo at position 7"
         errors = {i: text.removeprefix("ParseError: ").split("\n")[0].strip().rstrip(":")
                   for i, (ok, text) in enumerate(results) if not ok}
-        errors.update(_number_equations(html))
+        references = _number_equations(html, [f.tex for f in formulas])
         styles: set[str] = set()
         html = [_styles_to_classes(text, styles) for text in html]
         for i, formula in enumerate(formulas):
             if formula.display and i not in errors:
                 html[i] = f'<div class="math-display" tabindex="0">{html[i]}</div>'
-        return Typeset(html, errors, styles)
+        return Typeset(html, errors, references, styles)
 
 
 _NUMBERING = re.compile(r'<mtr id="([^"]+)"|<span class="tml-eqn"></span>|<mtext class="tml-tag">([^<]*)</mtext>')
 _REFERENCE = re.compile(r"""<a href=['"]#([^'"]+)['"] class="tml-ref( tml-eqref)?"></a>""")
 
 
-def _number_equations(html: list[str]) -> dict[int, str]:
-    """Write each numbered equation's number, then fill in the references; unknown labels are errors."""
+def _number_equations(html: list[str], texs: list[str]) -> dict[int, str]:
+    """Write each numbered equation's number, then fill in the references; a reference to a label no numbered
+    equation has is an error of the formula it is in."""
     labels: dict[str, str] = {}
+    errors: dict[int, str] = {}
     count, pending = 0, None  # pending: the label of the row whose number comes next
 
-    def number(match: re.Match) -> str:
+    def number(index: int, match: re.Match) -> str:
         nonlocal count, pending
         if match[0].startswith("<mtr"):
             pending = match[1]
@@ -308,16 +311,20 @@ def _number_equations(html: list[str]) -> dict[int, str]:
         else:
             shown, result = match[2], match[0]
         if pending:
-            labels[pending], pending = shown, None
+            labels.setdefault(pending, shown)  # a label given twice: the page's ids clash (markdown.py says so)
+            pending = None
         return result
 
-    html[:] = [_NUMBERING.sub(number, text) if "tml-" in text or "<mtr id=" in text else text for text in html]
-    errors = {}
+    html[:] = [_NUMBERING.sub(lambda m, i=i: number(i, m), text) if "tml-" in text or "<mtr id=" in text else text
+               for i, text in enumerate(html)]
 
     def reference(index: int, match: re.Match) -> str:
         shown = labels.get(match[1])
         if shown is None:
-            errors[index] = f"no numbered equation on this page has the label this refers to ('{match[1]}')"
+            label = written_label(texs, "ref", match[1])
+            unnumbered = any(f"\\label{{{label}}}" in tex for tex in texs)
+            errors[index] = (f"no numbered equation on this page has the label '{label}'"
+                             + (": the formula with \\label{" + label + "} is not numbered" if unnumbered else ""))
             return match[0]
         text = shown if match[2] else shown.strip("()")
         return f'<a href="#{match[1]}" class="tml-ref{match[2] or ""}">{text}</a>'
@@ -325,6 +332,16 @@ def _number_equations(html: list[str]) -> dict[int, str]:
     html[:] = [_REFERENCE.sub(lambda m, i=i: reference(i, m), text) if "tml-ref" in text else text
                for i, text in enumerate(html)]
     return errors
+
+
+def written_label(texs: list[str], command: str, label_id: str) -> str:
+    """The label as the author wrote it (in a \\label, or a \\ref / \\eqref), from the id Temml made of it."""
+    pattern = r"\\label\{([^}]*)\}" if command == "label" else r"\\(?:eq)?ref\{([^}]*)\}"
+    for tex in texs:
+        for written in re.findall(pattern, tex):
+            if re.sub(r"[^A-Za-z_0-9-]", "", written) == label_id:
+                return written.strip()
+    return label_id
 
 
 _STYLED_TAG = re.compile(r'<([a-z]+)\b([^<>]*?)\sstyle="([^"]*)"([^<>]*)>')

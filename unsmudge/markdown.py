@@ -7,6 +7,7 @@ once every lesson is converted, `check_anchors` looks each `#fragment` up in the
 
 from __future__ import annotations
 
+import collections
 import difflib
 import html as html_lib
 import os
@@ -34,6 +35,8 @@ FENCE_LANGUAGE = re.compile(r"^[ \t]*(?:```|~~~)[`~]*[ \t]*\{?\.?([\w+#-]+)", re
 SITE_FOLDERS = {"assets", "frames"}  # the site's own: theme assets, demo frames
 NOTEBOOK_CELL = re.compile(r"<p>(unsmudgecell\d+x)</p>")
 FORMULA_MARK = re.compile(r'<unsmudge-formula n="(\d+)"></unsmudge-formula>')
+BARE_ENVIRONMENT = re.compile(r"\\(?:begin|end)\{[^}]*\}(?:\{[^}]*\})?")
+LABEL_ID = re.compile(r'<mtr id="([^"]+)"')  # a numbered equation's \label, as Temml writes it
 
 
 @dataclass
@@ -97,8 +100,29 @@ class DisplayFormulaLines(BlockProcessor):
         return False  # not done: the blocks go on to the processors after this one (arithmatex, paragraphs)
 
 
+# arithmatex's smart dollars ($ next to a space opens or closes nothing) with Pandoc's rule, which Quarto and
+# R Markdown follow: a closing $ followed by a digit closes nothing ("US$5 and US$6", "$5-$10"); and a $ next
+# to another opens or closes nothing, so `$$x$$` within a line is not read as $x$ between two dollars
+DOLLAR_FORMULA = r"(?:(?<!\\)((?:\\{2})+)(?=\$)|(?<![\\$])(\$)(?!\s)((?:\\.|[^\\$\x02\x03])+?)(?<!\s)(?:\$)(?![\d$]))"
+INLINE_FORMULA = f"(?:{DOLLAR_FORMULA}|{arithmatex.RE_BRACKET_INLINE})"  # as arithmatex joins its own
+# TeX that no formula took, in the text of a page: the reader would see it raw
+RAW_TEX = [
+    (re.compile(r"^[ \t]*\$\$[ \t]*$", re.M),
+     "a '$$' on a line of its own opens a display formula that no '$$' closes: it is shown as text",
+     "close it with '$$' on a line of its own; a display formula may not contain a blank line"),
+    (re.compile(r"\$\$(?=\S)[^$\n]*?(?<=\S)\$\$"),
+     "a '$$' formula within a line of text is not typeset",
+     "put the '$$' lines on lines of their own for a display formula, or write $...$ for an inline one"),
+    (re.compile(r"\\(?:begin|end)\{[A-Za-z]+\*?\}"),
+     "TeX outside any formula is shown as text",
+     "match each \\begin{...} with its \\end{...} in one display formula without blank lines; to show TeX "
+     "as code, put it between backticks"),
+]
+
+
 class FormulaMarks(Treeprocessor):
-    """Takes each formula arithmatex found out of the tree, leaving a mark where its MathML goes."""
+    """Takes each formula arithmatex found out of the tree, leaving a mark where its MathML goes; TeX left in
+    the page's text (an unclosed `$$`, a lone \\begin{...}) is a problem."""
 
     def run(self, root: etree.Element) -> None:
         found = self.md.unsmudge_formulas
@@ -112,6 +136,24 @@ class FormulaMarks(Treeprocessor):
                 element.tag, element.tail = "unsmudge-formula", tail
                 element.set("n", str(len(found)))
                 found.append(Formula(tex.strip(), display))
+        self._raw_tex(root)
+
+    def _raw_tex(self, element: etree.Element) -> None:
+        if element.tag not in ("code", "pre"):  # code shows TeX on purpose
+            self._check(element.text)
+            for child in element:
+                self._raw_tex(child)
+        # not recursing from a child: its tail is its parent's text
+        for child in element:
+            self._check(child.tail)
+
+    def _check(self, text: str | None) -> None:
+        if text and ("$$" in text or "\\" in text):
+            for pattern, message, fix in RAW_TEX:
+                for found in pattern.finditer(text):
+                    before = text[:found.start()].strip().split("\n")[-1].strip()
+                    after = text[found.end():].strip().split("\n")[0].strip()
+                    self.md.unsmudge_raw_tex.append((found[0].strip(), before, after, message, fix))
 
 
 class LinkRules(Treeprocessor):
@@ -195,7 +237,7 @@ class LessonRenderer:
                 tables.makeExtension(use_align_attribute=True), admonition.makeExtension(),
                 toc.makeExtension(permalink="¶", permalink_title="Link to this section", toc_depth="2-3"),
                 # $...$, \(...\), $$...$$, \[...\] and \begin{env}: the syntax of Material for MkDocs
-                arithmatex.makeExtension(generic=True),
+                math := arithmatex.makeExtension(generic=True),
                 details.makeExtension(),
                 # CSS classes, not inline styles: the CSP forbids inline styles
                 highlight.makeExtension(use_pygments=True, css_class="highlight", noclasses=False),
@@ -207,6 +249,10 @@ class LessonRenderer:
             ],
             output_format="html",
         )
+        # "2. Step" after a list that ended (a block not indented by four spaces) starts at 2, as on GitHub
+        self.md.parser.blockprocessors["olist"].LAZY_OL = False
+        self.md.inlinePatterns.register(arithmatex.InlineArithmatexPattern(INLINE_FORMULA, math.getConfigs()),
+                                        "arithmatex-inline", 189.9)  # in place of arithmatex's own
         # before arithmatex's display blocks (79.9), after indented code (80)
         self.md.parser.blockprocessors.register(DisplayFormulaLines(self.md.parser), "unsmudge-display-formulas", 79.95)
         self.md.treeprocessors.register(FormulaMarks(self.md), "unsmudge-formulas", 15)  # after inline (20)
@@ -239,6 +285,7 @@ class LessonRenderer:
         self.folder = lesson.path.parent.resolve()  # links are relative to the lesson's file
         self.md.reset()
         self.md.unsmudge_demos, self.md.unsmudge_formulas, self.md.unsmudge_fence_problems = [], [], []
+        self.md.unsmudge_raw_tex = []
         html = self.md.convert(lesson.body)
         if lesson.notebook:  # each code cell and its outputs, made by unsmudge.notebook
             html = NOTEBOOK_CELL.sub(lambda m: lesson.notebook.inserts[m[1]], html)
@@ -248,6 +295,10 @@ class LessonRenderer:
             self.problems.append(Problem(display_path(lesson.path), fence_line(lesson, language, source), message,
                                          "write one row of boxes per line, 'Prompt -> Encoder -> Picture', "
                                          "or remove the fence"))
+        for written, before, after, message, fix in self.md.unsmudge_raw_tex:
+            shown = "" if written == "$$" else f": {_shorten(written)}"
+            self.problems.append(Problem(display_path(lesson.path), line_between(lesson, written, before, after),
+                                         message + shown, fix))
         toc = [{"level": t["level"], "id": t["id"], "name": t["name"]} for t in _flatten(self.md.toc_tokens)]
         return Draft(html, toc, list(self.md.unsmudge_demos), self.md.unsmudge_formulas, self.problems,
                      self.anchors, self.attachments)
@@ -267,14 +318,42 @@ class LessonRenderer:
         typeset = typesetter.page(found)
         for index, message in sorted(typeset.errors.items()):
             tex = found[index].tex
-            self.problem(tex.split("\n")[0].strip(), f"formula ${_shorten(tex)}$ cannot be typeset: {message}",
-                          "fix the TeX (Temml's supported functions: https://temml.org/docs/en/supported), "
-                          "or define the macro under [math.macros] in course.toml")
+            used = [f"\\{name}" for name in self.macros if re.search(rf"\\{name}(?![A-Za-z])", tex)]
+            self.problem(_telling_line(tex), f"formula ${_shorten(tex)}$ cannot be typeset: {message}",
+                         "fix the TeX (Temml's supported functions: https://temml.org/docs/en/supported), "
+                         + (f"or the course macros it uses ({', '.join(used)}) under [math.macros] in course.toml"
+                            if used else "or define the macro under [math.macros] in course.toml"))
             typeset.html[index] = f'<code class="math-error">{html_lib.escape(tex)}</code>'
-        return FORMULA_MARK.sub(lambda m: typeset.html[int(m[1])], html), typeset.styles
+        for index, message in sorted(typeset.references.items()):
+            self.problem(_telling_line(found[index].tex), message,
+                         "write the \\label in a numbered equation (\\begin{equation}, align or gather; not $$...$$ "
+                         "alone or a starred environment), or correct the name")
+        page = FORMULA_MARK.sub(lambda m: typeset.html[int(m[1])], html)
+        self._clashing_labels(page, found, typeset.html)
+        return page, typeset.styles
+
+    def _clashing_labels(self, page: str, found: list[Formula], typeset: list[str]) -> None:
+        """An equation's label is an id of the page: another element with that id (a heading, another label)
+        would take its links."""
+        if "<mtr id=" not in page:
+            return
+        ids = collections.Counter(IDS.findall(page))
+        texs = [f.tex for f in found]
+        for index, html in enumerate(typeset):
+            for label_id in LABEL_ID.findall(html):
+                if ids[label_id] > 1:
+                    label = formulas.written_label(texs, "label", label_id)
+                    self.problem(_telling_line(found[index].tex),
+                                 f"the label '{label}' makes the id '{label_id}', which another element of this "
+                                 f"page has too (a heading or another label): links to #{label_id} reach the first",
+                                 "give the equation a label of its own on this page (of a label, only letters, "
+                                 "digits, - and _ are kept)")
 
     def problem(self, written: str, message: str, fix: str) -> None:
-        self.problems.append(Problem(display_path(self.lesson.path), line_of(self.lesson, written), message, fix))
+        where = line_of(self.lesson, written)
+        if self.lesson.notebook:  # a notebook's stored output is mended by re-running it, not on a line
+            fix = self.lesson.notebook.fix(where, fix)
+        self.problems.append(Problem(display_path(self.lesson.path), where, message, fix))
 
     # link, resource and attachment return the URL to write, or None when it is broken (a problem is reported)
     def link(self, href: str) -> str | None:
@@ -414,6 +493,20 @@ def line_of(lesson: Lesson, written: str) -> str:
     return ""
 
 
+def line_between(lesson: Lesson, written: str, before: str, after: str) -> str:
+    """The line where `written` appears between `before` and `after` (on its line or the next, either side, when
+    given): a `$$` line is told from the others by what comes before and after it."""
+    lines = lesson.body.split("\n")
+    for number, line in enumerate(lines):
+        if written in line:
+            start = line.index(written)
+            left = line[:start].strip() or (lines[number - 1] if number else "")
+            right = line[start + len(written):].strip() or "\n".join(lines[number + 1:number + 2])
+            if before in left and after in right:
+                return lesson.where(number)
+    return line_of(lesson, written)
+
+
 FENCE_OPEN = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*\{?\.?([\w+#-]+)")
 
 
@@ -473,6 +566,13 @@ def _loose(name: str) -> str:
 def _name_key(name: str) -> str:
     """A folder's or file's name without its ordering number: '03-Dropout' -> 'dropout'."""
     return _loose(re.sub(r"^\d+(?=[\W_])", "", name))
+
+
+def _telling_line(tex: str) -> str:
+    """The formula's first line that tells it from others: not a bare \\begin{...} (problems find their line
+    by it)."""
+    lines = [line.strip() for line in tex.split("\n") if line.strip()] or [""]
+    return next((line for line in lines if not BARE_ENVIRONMENT.fullmatch(line)), lines[0])
 
 
 def _shorten(tex: str, limit: int = 60) -> str:

@@ -3,7 +3,9 @@
 `read` turns the notebook into what a markdown lesson is: TOML front matter (its first raw or markdown
 cell holding a `+++` block, or `<id>.toml` beside it) and a markdown body. Markdown cells go into that
 body as they are, so their links, formulas and headings follow every lesson rule; each code cell and its
-outputs go in as a marker that the renderer replaces with the HTML made here. A notebook is untrusted:
+outputs go in as a marker that the renderer replaces with the HTML made here. Markdown and LaTeX outputs go
+into the body as markdown, inside the cell (`<div markdown="1">`, md_in_html), so they are rendered and checked
+like the lesson's own and problems in them name the cell and the output. A notebook is untrusted:
 HTML outputs are sanitised (nh3: no script, style, event handler or other host's image reaches the
 page), widgets fall back to their static form, pictures become files under assets/outputs/ named by
 their content, and an output too large for a page is a problem.
@@ -32,16 +34,35 @@ FRONT = re.compile(r"\A\s*\+\+\+[ \t]*\n(.*?)\n\+\+\+[ \t]*(\n|\Z)", re.S)
 @dataclass
 class Parts:
     """What the notebook adds to a markdown lesson: HTML for each marker, files for the site, and where
-    each cell starts in the body (for messages that name a cell and its line)."""
+    each cell and each markdown or LaTeX output is in the body (for messages that name a cell and its line,
+    or a cell and its output)."""
 
     inserts: dict[str, str] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)
     cells: list[tuple[int, int]] = field(default_factory=list)  # (first body line index, cell number)
     front_cell: int = 0  # the cell holding the front matter, 0 when it is beside the notebook
+    # (first body line index, line index past it, cell number, output number) of each markdown or LaTeX output
+    outputs: list[tuple[int, int, int, int]] = field(default_factory=list)
+    extra: int = 0  # markers past the cells' own numbers (a cell split around its markdown outputs)
 
     def where(self, index: int) -> str:
+        for start, end, cell, output in self.outputs:
+            if start <= index < end:  # a stored output has no line the author wrote
+                return f"cell {cell}, output {output}"
         start, cell = max(((s, c) for s, c in self.cells if s <= index), default=(0, 1))
         return f"cell {cell}, line {index - start + 1}"
+
+    @staticmethod
+    def fix(where: str, fix: str) -> str:
+        """The fix for a problem at `where`: one in a stored output is fixed by re-running the notebook."""
+        if not re.fullmatch(r"cell \d+, output \d+", where):
+            return fix
+        return (f"the output is what the code gave when the notebook last ran: change the code ({fix}) and re-run "
+                "the notebook, or clear the output; then save the notebook")
+
+    def insert(self, html_text: str, name: str) -> str:
+        self.inserts[name] = html_text
+        return name
 
     def front_where(self, line: int) -> str:
         """`line` counts from the `+++` line of the front matter, as in a markdown lesson (from 1)."""
@@ -88,10 +109,36 @@ def read(path: Path, shown: str, problems: list[Problem]) -> tuple[str, str, Par
         if cell.cell_type == "markdown":
             body += _with_attachments(cell).split("\n") + [""]
         elif cell.cell_type == "code":
-            html_text, markdown_outputs = _code_cell(cell, number, language, shown, problems, parts, budget)
-            parts.inserts[marker(number)] = html_text
-            body += ["", marker(number), ""] + markdown_outputs
+            pieces = _code_cell(cell, number, language, shown, problems, parts, budget)
+            body += _code_lines(pieces, number, len(cells), len(body), parts)
     return front, "\n".join(body), parts
+
+
+def _code_lines(pieces: list[str | tuple[int, str]], number: int, count: int, start: int,
+                parts: Parts) -> list[str]:
+    """The body lines of code cell `number` (its first line at body index `start`), from its pieces in order:
+    HTML, or (output number, markdown). A cell without markdown outputs is one marker for its HTML; one with
+    them is a `<div markdown="1">` holding markers for its HTML and, between them, each markdown output in an
+    output container of its own, in the order of the outputs."""
+    if not any(isinstance(piece, tuple) for piece in pieces):
+        return ["", parts.insert(f'<div class="nb-cell">{"".join(pieces)}</div>', marker(number)), ""]
+    lines, run, name = ["", '<div class="nb-cell" markdown="1">', ""], [], marker(number)
+    for piece in pieces + [(0, "")]:  # (0, "") writes the last run of HTML
+        if isinstance(piece, str):
+            run.append(piece)
+            continue
+        if run:  # the HTML since the last markdown output (the first run holds the input)
+            lines += [parts.insert("".join(run), name), ""]
+            parts.extra += 1
+            run, name = [], marker(count + parts.extra)
+        output, text = piece
+        if output:
+            lines.append('<div class="nb-output" markdown="1">')
+            first = start + len(lines)
+            lines += text.split("\n")
+            parts.outputs.append((first, start + len(lines), number, output))
+            lines += ["</div>", ""]
+    return lines + ["</div>", ""]
 
 
 def _with_attachments(cell) -> str:
@@ -106,9 +153,9 @@ def _with_attachments(cell) -> str:
 
 
 def _code_cell(cell, number: int, language: str, shown: str, problems: list[Problem], parts: Parts,
-               budget: list[int]) -> tuple[str, list[str]]:
-    """The cell's code, highlighted, and its outputs as HTML; outputs that are markdown or TeX are given
-    back as markdown lines, so they are rendered (and checked) like the lesson's own."""
+               budget: list[int]) -> list[str | tuple[int, str]]:
+    """The cell's code, highlighted, then its outputs, in order: HTML, or (output number, markdown) for an
+    output that is markdown or TeX, so that it is rendered (and checked) like the lesson's own."""
     from pygments import highlight
     from pygments.formatters import HtmlFormatter
     from pygments.lexers import get_lexer_by_name
@@ -119,8 +166,7 @@ def _code_cell(cell, number: int, language: str, shown: str, problems: list[Prob
     except ClassNotFound:
         lexer = get_lexer_by_name("text")
     code = highlight(cell.source, lexer, HtmlFormatter(cssclass="highlight", wrapcode=True))
-    pieces = [f'<div class="nb-cell"><div class="nb-input">{code}</div>']
-    markdown: list[str] = []
+    pieces: list[str | tuple[int, str]] = [f'<div class="nb-input">{code}</div>']
     for index, output in enumerate(cell.get("outputs", []), start=1):
         size = len(str(output))
         if size > MAX_OUTPUT or size > budget[0]:
@@ -132,14 +178,16 @@ def _code_cell(cell, number: int, language: str, shown: str, problems: list[Prob
             continue
         budget[0] -= size
         rendered = _output(output, number, shown, problems, parts)
-        if isinstance(rendered, list):
-            markdown += rendered
+        if isinstance(rendered, tuple):
+            if rendered[0].strip():  # an empty one shows nothing, like the other outputs
+                pieces.append((index, rendered[0]))
         elif rendered:
             pieces.append(f'<div class="nb-output">{rendered}</div>')
-    return "".join(pieces) + "</div>", markdown
+    return pieces
 
 
-def _output(output, number: int, shown: str, problems: list[Problem], parts: Parts) -> str | list[str]:
+def _output(output, number: int, shown: str, problems: list[Problem], parts: Parts) -> str | tuple[str]:
+    """The output as HTML, or as a 1-tuple of markdown (a markdown or LaTeX output)."""
     kind = output.get("output_type")
     if kind == "stream":
         return f'<pre class="nb-{html.escape(output.get("name", "stdout"))}">{_text(output.get("text", ""))}</pre>'
@@ -153,9 +201,9 @@ def _output(output, number: int, shown: str, problems: list[Problem], parts: Par
     if "text/html" in data:
         return _sanitised(_joined(data["text/html"]), number, shown, problems)
     if "text/markdown" in data:
-        return ["", _joined(data["text/markdown"]), ""]
+        return (_joined(data["text/markdown"]),)
     if "text/latex" in data:
-        return ["", _joined(data["text/latex"]), ""]
+        return (_joined(data["text/latex"]),)
     if "text/plain" in data:
         return f'<pre class="nb-result">{_text(_joined(data["text/plain"]))}</pre>'
     if WIDGET in data:

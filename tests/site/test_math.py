@@ -126,6 +126,60 @@ def test_a_formula_the_renderer_rejects_is_a_problem(tmp_path, capsys, body, exp
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize("body, expected", [
+    ("First.\n\n$$\ny = 2\n", ["lessons/two.md: line 10", "no '$$' closes"]),  # the $$ line, not a closed one
+    ("$$\na = b\n$$\n\n$$\ny = 2\n", ["lessons/two.md: line 12", "no '$$' closes", "blank line"]),
+    ("$$\na = b\n\nc = d\n$$\n", ["lessons/two.md: line 8", "lessons/two.md: line 12", "blank line"]),
+    ("A\n\n\\begin{align}\na &= b\n", ["lessons/two.md: line 10", "TeX outside any formula", "\\begin{align}"]),
+    ("Inline double $$x+y$$ in a sentence.", ["lessons/two.md: line 8", "within a line", "$$x+y$$"]),
+])
+def test_tex_that_no_formula_took_is_a_problem_not_raw_text(tmp_path, capsys, body, expected):
+    content = mini_course(tmp_path, **{"lessons/two.md": LESSON.format(body=body)})
+    code, err = build(tmp_path, content, capsys)
+    assert code == 1 and not (tmp_path / "site").exists(), err
+    for text in expected:
+        assert text in err
+    assert "Traceback" not in err
+
+
+def test_prices_stay_text_by_pandocs_rule(tmp_path, capsys):
+    """A closing $ followed by a digit closes nothing (Pandoc, Quarto): prices in prose are not formulas;
+    TeX in code is left alone."""
+    body = ("It costs US$5 and US$6 per unit; between $5-$10 per hour, or $5,$10; from $5 to $10.\n\n"
+            "A formula $x_1$ and `$$` and `\\begin{align}` in code.")
+    content = mini_course(tmp_path, **{"lessons/two.md": LESSON.format(body=body)})
+    code, err = build(tmp_path, content, capsys)
+    assert code == 0, err
+    page = (tmp_path / "site" / "two.html").read_text()
+    assert page.count("<math") == 1 and "US$5 and US$6 per unit; between $5-$10 per hour, or $5,$10" in page
+
+
+def test_equation_labels_are_checked_as_the_author_wrote_them(tmp_path, capsys):
+    """A label is an id of the page: one given twice, or the id of a heading too, is a problem at each
+    equation's line; a reference names the label as written, and says when its equation is not numbered."""
+    body = ("## eqf\n\n\\begin{equation}\na = b \\label{eq:f}\n\\end{equation}\n\n"
+            "\\begin{equation}\nc = d \\label{eq:f}\n\\end{equation}\n\n"
+            "$$\ne = f \\label{eq:u}\n$$\n\nSee $\\eqref{eq:f}$, $\\eqref{eq:u}$ and $\\ref{eq:none}$.\n")
+    content = mini_course(tmp_path, **{"lessons/two.md": LESSON.format(body=body)})
+    code, err = build(tmp_path, content, capsys)
+    assert code == 1, err
+    clash = "the label 'eq:f' makes the id 'eqf', which another element of this page has too"
+    assert f"lessons/two.md: line 11: {clash}" in err and f"lessons/two.md: line 15: {clash}" in err
+    assert "line 22: no numbered equation on this page has the label 'eq:u': the formula with \\label{eq:u} is " \
+           "not numbered" in err
+    assert "no numbered equation on this page has the label 'eq:none'" in err and "eqnone" not in err
+    assert "write the \\label in a numbered equation" in err
+
+
+def test_a_formula_that_fails_in_a_course_macro_names_the_macro(tmp_path, capsys):
+    content = mini_course(tmp_path, **{"lessons/two.md": LESSON.format(body="Here $\\bad{1}{2}$.")})
+    course = content / "course.toml"
+    course.write_text(course.read_text() + '[math.macros]\nbad = "\\\\frac{"\n')
+    code, err = build(tmp_path, content, capsys)
+    assert code == 1 and "lessons/two.md: line 8" in err
+    assert "or the course macros it uses (\\bad) under [math.macros] in course.toml" in err
+
+
 def test_mathjax_only_commands_are_typeset(tmp_path, capsys):
     """\\mbox and \\displaylines are MathJax's (Material for MkDocs, Jupyter), not Temml's: moved-in courses
     use them."""
@@ -150,6 +204,19 @@ def test_a_display_formula_on_lines_of_its_own_is_typeset_without_blank_lines(tm
     page = (tmp_path / "site" / "two.html").read_text()
     assert page.count('<div class="math-display"') == 2 and "<p>The sum is</p>" in page
     assert "$$" not in visible_text(page).replace("total $$ spent\n$$ was", "")
+
+
+def test_a_list_that_goes_on_after_a_formula_keeps_its_numbers(tmp_path, capsys):
+    """Indented by four spaces a formula stays in its item; by three (GitHub's indent for "1. ") the list ends
+    before it, and the items after it keep the numbers the author wrote."""
+    body = ("1. First step:\n\n    $$\n    a = b\n    $$\n\n2. Second step:\n\n   $$\n   c = d\n   $$\n\n"
+            "3. Third step\n4. Fourth step\n")
+    content = mini_course(tmp_path, **{"lessons/two.md": LESSON.format(body=body)})
+    code, err = build(tmp_path, content, capsys)
+    assert code == 0, err
+    page = (tmp_path / "site" / "two.html").read_text()
+    assert re.search(r'<li>\s*<p>First step:</p>\s*<div class="math-display"', page)
+    assert '<ol start="3">' in page and page.count('<div class="math-display"') == 2
 
 
 STORED = LESSON.format(body="Inline $a^2 + \\E[x]$ and\n\n$$\n\\sum_i x_i \\tag{1}\n$$\n")

@@ -113,6 +113,75 @@ def test_a_notebook_without_front_matter_is_a_problem_and_a_toml_beside_it_is_it
     assert code == 0, err
 
 
+
+def element(html: str, start: str) -> str:
+    """The element that opens with `start` in `html`, up to its matching end tag (divs counted)."""
+    begin = html.index(start)
+    depth = 0
+    for tag in re.finditer(r"<(/?)div\b[^>]*>", html[begin:]):
+        depth += -1 if tag[1] else 1
+        if depth == 0:
+            return html[begin:begin + tag.end()]
+    raise AssertionError(f"{start} is not closed")
+
+
+def test_markdown_and_latex_outputs_stay_in_their_cell_in_order(tmp_path, capsys):
+    book = notebook(new_code_cell("show()", outputs=[
+        new_output("stream", name="stdout", text="before\n"),
+        new_output("display_data", data={"text/latex": "$$\\frac{a}{b}$$"}),
+        new_output("stream", name="stdout", text="between\n"),
+        new_output("execute_result", data={"text/markdown": "Result: $\\sqrt{x}$, see [one](one.md#start)"},
+                   execution_count=1)]), new_markdown_cell("After the cell."))
+    code, err = build(tmp_path, course(tmp_path, book), capsys)
+    assert code == 0, err
+    body = (tmp_path / "site" / "perceptron.html").read_text().split('<div class="lesson-body">')[1]
+    cell = element(body, '<div class="nb-cell">')
+    assert "show" in element(cell, '<div class="nb-input">')
+    outputs, rest = [], cell
+    while '<div class="nb-output">' in rest:
+        outputs.append(element(rest, '<div class="nb-output">'))
+        rest = rest[rest.index(outputs[-1]) + len(outputs[-1]):]
+    assert len(outputs) == 4, cell
+    assert '<pre class="nb-stdout">before' in outputs[0] and "<mfrac>" in outputs[1]
+    assert '<pre class="nb-stdout">between' in outputs[2]
+    assert "Result: <math" in outputs[3] and "<msqrt>" in outputs[3]  # typeset
+    assert '<a href="one.html#start">one</a>' in outputs[3]  # checked and rewritten like the lesson's links
+    assert "After the cell." not in cell and "After the cell." in body
+    assert body.count("nb-output") == 4 and "unsmudgecell" not in body
+
+
+OUTPUT_MISTAKES = [
+    (new_output("display_data", data={"text/latex": "$\\badmacro{x}$"}), "cannot be typeset"),
+    (new_output("execute_result", data={"text/markdown": "See [nothing](nowhere.md)."}, execution_count=1),
+     "broken link 'nowhere.md'"),
+]
+
+
+def output_problem(tmp_path, capsys, output) -> tuple[str, str]:
+    """(message, fix) of the one problem of a code cell `x` whose second output is `output`."""
+    book = notebook(new_markdown_cell("Intro."), new_code_cell("x", outputs=[
+        new_output("stream", name="stdout", text="hi\n"), output]))
+    code, err = build(tmp_path, course(tmp_path, book), capsys)
+    assert code == 1 and "1 problem found" in err, err
+    place = "perceptron.ipynb: cell 3, output 2: "  # the cell has one line; the problem is in its output
+    assert place in err, err
+    message, fix = err.split(place)[1].split("\n")[:2]
+    return message, fix
+
+
+@pytest.mark.parametrize("output, expected", OUTPUT_MISTAKES)
+def test_problems_in_an_output_name_the_cell_and_output(tmp_path, capsys, output, expected):
+    message, _ = output_problem(tmp_path, capsys, output)
+    assert expected in message
+
+
+@pytest.mark.parametrize("output, expected", OUTPUT_MISTAKES)
+def test_the_fix_for_a_problem_in_an_output_is_to_re_run_or_clear_it(tmp_path, capsys, output, expected):
+    _, fix = output_problem(tmp_path, capsys, output)
+    assert fix.startswith("    fix: the output is what the code gave when the notebook last ran")
+    assert "re-run the notebook, or clear the output" in fix
+
+
 HEAD_TWO = '+++\ntitle = "Two"\nmodule = 2\ntrack = "t"\n+++\n'
 PAGE = '+++\ntitle = "Glossary"\nsubtitle = "Words of the course"\n+++\n## Latent\nThe small grid.\n'
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from unsmudge.problems import Problem, ProblemsFound, display_path, key_line, pydantic_problems, toml_problem
 
@@ -28,18 +29,17 @@ class Track(Strict):
     description: str = ""
 
 
-class MathSettings(Strict):
-    # \name -> its TeX, in every formula of the course: E = "\\mathbb{E}" makes \E a blackboard E
-    macros: dict[str, str] = {}
+def _macro_name(name: str) -> str:
+    if not re.fullmatch(r"[A-Za-z]+", name):
+        raise ValueError(f"macro name '{name}' must be letters only, without the backslash "
+                         "(write E = \"\\\\mathbb{E}\" for \\E)")
+    return name
 
-    @field_validator("macros")
-    @classmethod
-    def _names(cls, macros: dict[str, str]) -> dict[str, str]:
-        for name in macros:
-            if not re.fullmatch(r"[A-Za-z]+", name):
-                raise ValueError(f"macro name '{name}' must be letters only, without the backslash "
-                                 "(write E = \"\\\\mathbb{E}\" for \\E)")
-        return macros
+
+class MathSettings(Strict):
+    # \name -> its TeX, in every formula of the course: E = "\\mathbb{E}" makes \E a blackboard E; a name is
+    # checked as a key of its own, so a problem names its line
+    macros: dict[Annotated[str, AfterValidator(_macro_name)], str] = {}
 
 
 class CourseFile(Strict):

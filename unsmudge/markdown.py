@@ -323,7 +323,10 @@ class LessonRenderer:
                          "fix the TeX (Temml's supported functions: https://temml.org/docs/en/supported), "
                          + (f"or the course macros it uses ({', '.join(used)}) under [math.macros] in course.toml"
                             if used else "or define the macro under [math.macros] in course.toml"))
-            typeset.html[index] = f'<code class="math-error">{html_lib.escape(tex)}</code>'
+            # marked where it is, like a broken link (a --keep-going site): a display formula stays a block
+            shown = raw_html.MARK.format(raw_html.FORMULA_ERROR) + f" <code>{html_lib.escape(tex)}</code>"
+            typeset.html[index] = (f'<p class="math-error">{shown}</p>' if found[index].display
+                                   else f'<span class="math-error">{shown}</span>')
         for index, message in sorted(typeset.references.items()):
             self.problem(_telling_line(found[index].tex), message,
                          "write the \\label in a numbered equation (\\begin{equation}, align or gather; not $$...$$ "

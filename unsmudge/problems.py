@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,9 +67,10 @@ def pydantic_problems(file: str, error, line_of_key=None) -> list[Problem]:
     """Turn a pydantic ValidationError into Problems; `line_of_key(loc)` may map a key path to a line."""
     problems = []
     for err in error.errors():
-        loc = ".".join(str(part) for part in err["loc"])
+        path = tuple(part for part in err["loc"] if part != "[key]")  # pydantic marks a dict's key so
+        loc = ".".join(str(part) for part in path)
         where = f"key '{loc}'" if loc else ""
-        line = line_of_key(err["loc"]) if line_of_key else None
+        line = line_of_key(path) if line_of_key else None
         if line:
             where = f"line {line}, {where}" if where else f"line {line}"
         message, fix = _explain(err, loc)
@@ -112,6 +114,20 @@ def toml_problem(shown: str, err: ValueError, offset: int, text: str) -> Problem
 _HEADER = re.compile(r"\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
 
 
+_ASSIGNMENT = re.compile(r"""\s*("(?:[^"\\]|\\.)*"|'[^']*'|[A-Za-z0-9_-]+)\s*=""")
+
+
+def _assigned_key(line: str) -> str | None:
+    """The key a `key = value` line sets, as TOML reads it ("\\\\E" is \\E), or None."""
+    found = _ASSIGNMENT.match(line)
+    if not found:
+        return None
+    try:
+        return next(iter(tomllib.loads(f"{found[1]} = 0")))
+    except tomllib.TOMLDecodeError:
+        return None
+
+
 def key_line(text: str, loc: tuple, offset: int = 0) -> int | None:
     """The line that sets `loc` (a key path such as ('narration', 'audio')); tomllib keeps no positions.
     A table header names one or more levels at once (`[math.macros]`); the deepest line found wins."""
@@ -119,7 +135,6 @@ def key_line(text: str, loc: tuple, offset: int = 0) -> int | None:
     parts = [p for p in loc if isinstance(p, str)]
     start, found, depth = 0, None, 0
     while depth < len(parts):
-        assignment = re.compile(rf"""\s*(["']?){re.escape(parts[depth])}\1\s*=""")
         for number in range(start, len(lines)):
             header = _HEADER.match(lines[number])
             if header:
@@ -133,7 +148,7 @@ def key_line(text: str, loc: tuple, offset: int = 0) -> int | None:
                     continue  # a sub-table beside the path
                 start, found, depth = number + 1, number + 1, deeper
                 break
-            if assignment.match(lines[number]):
+            if _assigned_key(lines[number]) == parts[depth]:
                 start, found, depth = number + 1, number + 1, depth + 1
                 break
         else:

@@ -28,7 +28,7 @@ SRCSET = re.compile(r"\s*([^\s,]+)(\s+[^,]+)?\s*(?:,|$)")
 WORTH_A_LOOK = re.compile(r"\b(?:src|href|poster|srcset|data|style|on[a-z]+)\s*=|<(?:script|style)\b|javascript:")
 
 
-BROKEN_LINK, MISSING_PICTURE = "broken link", "missing picture"  # the marks' words
+BROKEN_LINK, MISSING_PICTURE, FORMULA_ERROR = "broken link", "missing picture", "formula error"  # the marks' words
 MARK = '<span class="broken-mark">{}</span>'
 
 

@@ -55,6 +55,16 @@ def test_the_site_is_written_with_every_problem_listed_and_exit_status_1(tmp_pat
         assert '<a href="problems.html">Built with 4 problems: see the list</a>' in (site / page).read_text()
 
 
+def test_a_formula_that_cannot_be_typeset_is_marked_where_it_is(tmp_path, capsys):
+    content = mini_course(tmp_path, **two("Inline $\\frac{1}{$ here.\n\n$$\n\\undefinedthing\n$$\n"))
+    code, err = keep_going(tmp_path, content, capsys)
+    assert code == 1 and "2 problems found" in err
+    page = (tmp_path / "site" / "two.html").read_text()
+    mark = '<span class="broken-mark">formula error</span>'
+    assert f'Inline <span class="math-error">{mark} <code>\\frac{{1}}{{</code></span> here.' in page
+    assert f'<p class="math-error">{mark} <code>\\undefinedthing</code></p>' in page  # a block, as the formula
+
+
 def test_a_broken_link_is_marked_text_and_a_missing_picture_its_alt_text(tmp_path, capsys):
     content = mini_course(tmp_path, **two(BROKEN))
     keep_going(tmp_path, content, capsys)

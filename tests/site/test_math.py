@@ -294,10 +294,11 @@ def test_a_broken_store_is_left_alone_and_no_store_when_unset(tmp_path, capsys, 
 def test_a_macro_name_with_a_backslash_is_a_problem_at_its_line(tmp_path, capsys):
     content = mini_course(tmp_path)
     course = content / "course.toml"
-    course.write_text(course.read_text() + '[math.macros]\n"\\\\E" = "\\\\mathbb{E}"\n')
+    course.write_text(course.read_text() + '[math.macros]\nR = "\\\\mathbb{R}"\n"\\\\E" = "\\\\mathbb{E}"\n1x = "y"\n')
     code, err = build(tmp_path, content, capsys)
     assert code == 1
-    assert "course.toml: line 6, key 'math.macros'" in err and "letters only" in err
+    assert "course.toml: line 8, key 'math.macros.\\E': macro name '\\E' must be letters only" in err
+    assert "course.toml: line 9, key 'math.macros.1x'" in err
 
 
 def test_two_builds_give_the_same_bytes(tmp_path):

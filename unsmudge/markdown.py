@@ -105,6 +105,10 @@ class DisplayFormulaLines(BlockProcessor):
 # to another opens or closes nothing, so `$$x$$` within a line is not read as $x$ between two dollars
 DOLLAR_FORMULA = r"(?:(?<!\\)((?:\\{2})+)(?=\$)|(?<![\\$])(\$)(?!\s)((?:\\.|[^\\$\x02\x03])+?)(?<!\s)(?:\$)(?![\d$]))"
 INLINE_FORMULA = f"(?:{DOLLAR_FORMULA}|{arithmatex.RE_BRACKET_INLINE})"  # as arithmatex joins its own
+# `$ \mathbf{x} $`: spaces inside the dollars, as KaTeX's auto-render (Material for MkDocs) and Jupyter's MathJax
+# typeset them; taken only when TeX (a \command, ^ or _) is inside and no digit follows the opening $, so
+# "$5 and $10" and "$10 \times 3" stay text. The empty first group is where arithmatex's has its escapes
+SPACED_FORMULA = r"()(?<![\\$])(\$)(?!\d)(?=[^$\n]*?(?:\\[A-Za-z]|[\^_]))((?:\\.|[^\\$\x02\x03\n])+?)\$(?![\d$])"
 # TeX that no formula took, in the text of a page: the reader would see it raw
 RAW_TEX = [
     (re.compile(r"^[ \t]*\$\$[ \t]*$", re.M),
@@ -253,6 +257,8 @@ class LessonRenderer:
         self.md.parser.blockprocessors["olist"].LAZY_OL = False
         self.md.inlinePatterns.register(arithmatex.InlineArithmatexPattern(INLINE_FORMULA, math.getConfigs()),
                                         "arithmatex-inline", 189.9)  # in place of arithmatex's own
+        self.md.inlinePatterns.register(arithmatex.InlineArithmatexPattern(SPACED_FORMULA, math.getConfigs()),
+                                        "unsmudge-spaced-formula", 189.8)  # what that one left
         # before arithmatex's display blocks (79.9), after indented code (80)
         self.md.parser.blockprocessors.register(DisplayFormulaLines(self.md.parser), "unsmudge-display-formulas", 79.95)
         self.md.treeprocessors.register(FormulaMarks(self.md), "unsmudge-formulas", 15)  # after inline (20)
@@ -282,6 +288,7 @@ class LessonRenderer:
     def draft(self, lesson) -> Draft:
         """The markdown converted, links checked; its formulas listed, each marked where it goes."""
         self.lesson, self.problems, self.anchors, self.attachments = lesson, [], [], {}
+        self.asked: collections.Counter[str] = collections.Counter()  # for `line`
         self.folder = lesson.path.parent.resolve()  # links are relative to the lesson's file
         self.md.reset()
         self.md.unsmudge_demos, self.md.unsmudge_formulas, self.md.unsmudge_fence_problems = [], [], []
@@ -305,7 +312,7 @@ class LessonRenderer:
 
     def finish(self, lesson, draft: Draft, typesetter: formulas.Typesetter) -> tuple[Converted, list[Problem]]:
         """The drafted page with its formulas, once `typesetter` has typeset them (`Typesetter.finish`)."""
-        self.lesson, self.problems = lesson, list(draft.problems)
+        self.lesson, self.problems, self.asked = lesson, list(draft.problems), collections.Counter()
         html, styles = self._typeset(draft.html, draft.formulas, typesetter)
         converted = Converted(html, draft.toc, _ids(html), draft.demos, _plain_text(html), bool(draft.formulas),
                               styles, draft.anchors, draft.attachments)
@@ -352,8 +359,15 @@ class LessonRenderer:
                                  "give the equation a label of its own on this page (of a label, only letters, "
                                  "digits, - and _ are kept)")
 
+    def line(self, written: str) -> str:
+        """The line of `written`: the next of its lines each time it is asked for (a missing file used on
+        three lines is three problems, each at its line: pages are converted in the order they are written)."""
+        occurrence = self.asked[written]
+        self.asked[written] += 1
+        return line_of(self.lesson, written, occurrence)
+
     def problem(self, written: str, message: str, fix: str) -> None:
-        where = line_of(self.lesson, written)
+        where = self.line(written)
         if self.lesson.notebook:  # a notebook's stored output is mended by re-running it, not on a line
             fix = self.lesson.notebook.fix(where, fix)
         self.problems.append(Problem(display_path(self.lesson.path), where, message, fix))
@@ -364,12 +378,17 @@ class LessonRenderer:
         parts = urlsplit(href)
         if parts.scheme in ("http", "https", "mailto", "tel"):
             return href
+        if not href.strip():  # [Code]() or <a href="">: a placeholder left in
+            self.problem("]()" if "]()" in self.lesson.body else 'href=""', "link has no target",
+                         "write the lesson, file or web address it should go to between the brackets, or remove "
+                         "the link")
+            return None
         if parts.scheme or parts.netloc or href.startswith("/"):
             self.problem(href, f"link '{href}' is absolute", "link to a lesson as 'other-lesson.md' or to a file "
                          "by its path relative to the lesson; external links need http(s)://")
             return None
         if not parts.path:  # "#fragment" within this lesson
-            self.anchors.append((self.lesson.id, parts.fragment, href, line_of(self.lesson, href)))
+            self.anchors.append((self.lesson.id, parts.fragment, href, self.line(href)))
             return href
         page = self._page_of(parts.path)
         if page is not None:
@@ -381,7 +400,7 @@ class LessonRenderer:
                              or f"link to an existing {kind}'s file in {folder}/")
                 return None
             if parts.fragment:
-                self.anchors.append((page_id, parts.fragment, href, line_of(self.lesson, href)))
+                self.anchors.append((page_id, parts.fragment, href, self.line(href)))
             return f"{page_id}.html" + (f"#{parts.fragment}" if parts.fragment else "")
         if parts.path.endswith(".html") and PurePosixPath(parts.path).stem in self.lesson_ids:
             fragment = f"#{parts.fragment}" if parts.fragment else ""
@@ -483,17 +502,14 @@ class LessonRenderer:
         return None
 
 
-def line_of(lesson: Lesson, written: str) -> str:
-    """The line of the lesson's file where `written` first appears (links keep no source position); else where
-    it appears in another case (HTML's names are case-blind: the parser reports ONCLICK= as onclick=)."""
+def line_of(lesson: Lesson, written: str, occurrence: int = 0) -> str:
+    """The line of the lesson's file where `written` appears (links keep no source position) for the
+    `occurrence`-th time from 0 (the last time past them); else where it appears in another case (HTML's
+    names are case-blind: the parser reports ONCLICK= as onclick=)."""
     lines = lesson.body.split("\n")
-    for number, line in enumerate(lines):
-        if written in line:
-            return lesson.where(number)
-    for number, line in enumerate(lines):
-        if written.casefold() in line.casefold():
-            return lesson.where(number)
-    return ""
+    found = [number for number, line in enumerate(lines) for _ in range(line.count(written))] or \
+            [number for number, line in enumerate(lines) if written.casefold() in line.casefold()]
+    return lesson.where(found[min(occurrence, len(found) - 1)]) if found else ""
 
 
 def line_between(lesson: Lesson, written: str, before: str, after: str) -> str:

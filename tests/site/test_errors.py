@@ -146,6 +146,21 @@ def test_every_problem_is_reported_at_once(tmp_path, capsys):
     assert "problems found" in err
 
 
+def test_a_mistake_repeated_on_several_lines_is_reported_at_each(tmp_path, capsys):
+    """An author who mends the first line is not surprised by the others on the next build; the lines of a
+    link or picture are found by its text, the first use at the first line that has it, the next at the next."""
+    body = ("![a](../media/nope.png)\n\ntext\n\n![b](../media/nope.png)\n\n"
+            '<img src="../media/nope.png" alt="c">\n\n[Paper]() | [Code]()\n\nMore: [x]().\n')
+    content = mini_course(tmp_path, **two(body=body))
+    code, err = build(tmp_path, content, capsys)
+    assert code == 1
+    for line in (7, 11, 13):
+        assert f"two.md: line {line}: '../media/nope.png' is not a file in the content folder" in err
+    for line in (15, 17):
+        assert f"two.md: line {line}: link has no target" in err
+    assert "broken anchor" not in err and "5 problems found" in err
+
+
 def test_a_failed_build_keeps_the_previous_site(tmp_path, capsys):
     content, frames = fixture_course(tmp_path)
     assert build(tmp_path, content, capsys)[0] == 0

@@ -154,6 +154,17 @@ def test_prices_stay_text_by_pandocs_rule(tmp_path, capsys):
     assert page.count("<math") == 1 and "US$5 and US$6 per unit; between $5-$10 per hour, or $5,$10" in page
 
 
+def test_a_formula_with_spaces_inside_its_dollars_is_typeset_when_it_holds_tex(tmp_path, capsys):
+    """KaTeX's auto-render (Material for MkDocs) and Jupyter typeset `$ x_i $`; prices around TeX stay text."""
+    body = ("Vector $ \\mathbf{x} \\in \\mathbb{R}^n$, $ x_i = x_i(t) $ and $\\nabla A = A^T $.\n\n"
+            "It costs $5 and $10, from $5 to $10 \\times 3, and $ and $.")
+    content = mini_course(tmp_path, **{"lessons/two.md": LESSON.format(body=body)})
+    code, err = build(tmp_path, content, capsys)
+    assert code == 0, err
+    page = (tmp_path / "site" / "two.html").read_text()
+    assert page.count("<math") == 3 and "It costs $5 and $10, from $5 to $10 \\times 3, and $ and $." in page
+
+
 def test_equation_labels_are_checked_as_the_author_wrote_them(tmp_path, capsys):
     """A label is an id of the page: one given twice, or the id of a heading too, is a problem at each
     equation's line; a reference names the label as written, and says when its equation is not numbered."""

@@ -36,6 +36,7 @@ SITE_FOLDERS = {"assets", "frames"}  # the site's own: theme assets, demo frames
 NOTEBOOK_CELL = re.compile(r"<p>(unsmudgecell\d+x)</p>")
 FORMULA_MARK = re.compile(r'<unsmudge-formula n="(\d+)"></unsmudge-formula>')
 BARE_ENVIRONMENT = re.compile(r"\\(?:begin|end)\{[^}]*\}(?:\{[^}]*\})?")
+HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 LABEL_ID = re.compile(r'<mtr id="([^"]+)"')  # a numbered equation's \label, as Temml writes it
 
 
@@ -197,6 +198,34 @@ class FootnoteBackLinks(Treeprocessor):
             _remove(parent, child)
 
 
+class JupyterHeadingIds(Treeprocessor):
+    """In a notebook lesson, each heading also answers to the id Jupyter gives it (its text, spaces made '-',
+    case kept): a notebook's own contents cell links `#The-main-steps`, where the page's id is `the-main-steps`."""
+
+    def run(self, root: etree.Element) -> None:
+        if not self.md.unsmudge_notebook:
+            return
+        ids = {element.get("id") for element in root.iter() if element.get("id")}
+        for heading in root.iter():
+            if heading.tag in HEADINGS and heading.get("id"):
+                jupyter = _heading_text(heading).strip().replace(" ", "-")
+                if jupyter and jupyter not in ids:
+                    ids.add(jupyter)
+                    anchor = etree.Element("span", {"id": jupyter})
+                    anchor.tail, heading.text = heading.text, None
+                    heading.insert(0, anchor)
+
+
+def _heading_text(heading: etree.Element) -> str:
+    """A heading's words, without the permalink the toc extension adds."""
+    parts = [heading.text or ""]
+    for child in heading:
+        if child.get("class") != "headerlink":
+            parts.append("".join(child.itertext()))
+        parts.append(child.tail or "")
+    return "".join(parts)
+
+
 def _remove(parent: etree.Element, child: etree.Element) -> None:
     """Takes `child` out of `parent`, keeping the text that follows it."""
     index = list(parent).index(child)
@@ -263,6 +292,7 @@ class LessonRenderer:
         self.md.parser.blockprocessors.register(DisplayFormulaLines(self.md.parser), "unsmudge-display-formulas", 79.95)
         self.md.treeprocessors.register(FormulaMarks(self.md), "unsmudge-formulas", 15)  # after inline (20)
         self.md.treeprocessors.register(FootnoteBackLinks(self.md), "unsmudge-footnote-back-links", 2)
+        self.md.treeprocessors.register(JupyterHeadingIds(self.md), "unsmudge-jupyter-heading-ids", 1.5)
         self.md.treeprocessors.register(LinkRules(self.md, self), "unsmudge-links", 1)
 
     def warm(self, lessons) -> None:
@@ -292,7 +322,7 @@ class LessonRenderer:
         self.folder = lesson.path.parent.resolve()  # links are relative to the lesson's file
         self.md.reset()
         self.md.unsmudge_demos, self.md.unsmudge_formulas, self.md.unsmudge_fence_problems = [], [], []
-        self.md.unsmudge_raw_tex = []
+        self.md.unsmudge_raw_tex, self.md.unsmudge_notebook = [], bool(lesson.notebook)
         html = self.md.convert(lesson.body)
         if lesson.notebook:  # each code cell and its outputs, made by unsmudge.notebook
             html = NOTEBOOK_CELL.sub(lambda m: lesson.notebook.inserts[m[1]], html)

@@ -157,6 +157,25 @@ OUTPUT_MISTAKES = [
 ]
 
 
+def test_a_notebooks_contents_cell_links_its_headings_by_jupyters_ids(tmp_path, capsys):
+    """Jupyter's heading ids keep the case and turn spaces into '-'; a markdown lesson's links stay strict."""
+    book = notebook(new_markdown_cell("- [Summary](#Summary)\n- [Steps](#The-main-steps-behind-PCA)\n"
+                                      "- [Also](#the-main-steps-behind-pca)"),
+                    new_markdown_cell("## The main steps behind PCA\n\nx"), new_markdown_cell("## Summary\n\ny"))
+    content = course(tmp_path, book, **{"lessons/two.md": '+++\ntitle = "Two"\nmodule = 2\ntrack = "t"\n+++\n'
+                                                          "[PCA](perceptron.ipynb#Summary) [x](#Nope)\n"})
+    code, err = build(tmp_path, content, capsys)
+    assert code == 1 and "two.md: line 6: broken anchor '#Nope'" in err and "perceptron" not in err, err
+    (content / "lessons" / "two.md").write_text('+++\ntitle = "Two"\nmodule = 2\ntrack = "t"\n+++\n'
+                                                 "[PCA](perceptron.ipynb#Summary)\n")
+    code, err = build(tmp_path, content, capsys)
+    assert code == 0, err
+    page = (tmp_path / "site" / "perceptron.html").read_text()
+    assert '<h2 id="summary"><span id="Summary"></span>Summary' in page
+    assert '<h2 id="the-main-steps-behind-pca"><span id="The-main-steps-behind-PCA"></span>' in page
+    assert 'href="perceptron.html#Summary"' in (tmp_path / "site" / "two.html").read_text()
+
+
 def output_problem(tmp_path, capsys, output) -> tuple[str, str]:
     """(message, fix) of the one problem of a code cell `x` whose second output is `output`."""
     book = notebook(new_markdown_cell("Intro."), new_code_cell("x", outputs=[

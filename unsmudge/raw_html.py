@@ -99,7 +99,8 @@ class _Rewriter(HTMLParser):
     def _start(self, tag: str, attrs, closing: str) -> None:
         if tag == "style":
             self.references.problem("<style", "a <style> element is blocked by the page's Content-Security-Policy",
-                                    "move the rules into templates/static/css/ of the course")
+                                    "move the rules into the course's stylesheet, templates/static/css/extra.css in "
+                                    "the course folder: every page links it")
             self.blocked = tag
             return
         if tag == "script" and "src" not in dict(attrs):

@@ -71,6 +71,7 @@ class Theme:
         )
         self.assets = self._collect_assets()
         self.env.globals["asset"] = self.asset
+        self.env.globals["has_asset"] = self.assets.__contains__  # a course's own css/extra.css, say
 
     def _collect_assets(self) -> dict[str, Asset]:
         """Every static file, the course's overriding the theme's; plus generated ones."""

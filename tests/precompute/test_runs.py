@@ -181,7 +181,9 @@ def test_unsmudge_precompute_command_line(clean_run, capsys):
 
     content, out, clean = clean_run
     assert main(["precompute", "--content", str(content), "--out", str(out), "--device", "cpu"]) == 0
-    assert "everything is cached" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    # the next step names the folders this run was given, so it reads what precompute wrote
+    assert "everything is cached" in said and f"next: unsmudge build --content {content} --frames {out}" in said
     assert tree(out) == clean
 
 

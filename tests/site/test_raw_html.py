@@ -3,6 +3,8 @@ the page's CSP would block is a problem; everything else (image sizes included) 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.site.helpers import build, mini_course
@@ -75,3 +77,20 @@ def test_an_aligned_markdown_table_is_not_an_inline_style(tmp_path, capsys):
     assert code == 0, err
     page = (tmp_path / "site" / "two.html").read_text()
     assert '<th align="center">a</th>' in page and '<td align="right">2</td>' in page and "style=" not in page
+
+
+def test_a_style_element_is_refused_with_the_course_stylesheet_that_every_page_links(tmp_path, capsys):
+    content = mini_course(tmp_path, **{"lessons/two.md": HEAD + '<style>p { color: red }</style>\n'})
+    code, err = build(tmp_path, content, capsys)
+    assert code == 1 and "templates/static/css/extra.css" in err
+    (content / "lessons" / "two.md").write_text(HEAD + '<p class="red">Red.</p>\n')
+    code, err = build(tmp_path, content, capsys)
+    assert code == 0 and "extra" not in (tmp_path / "site" / "two.html").read_text()  # none: no link
+    (content / "templates" / "static" / "css").mkdir(parents=True)
+    (content / "templates" / "static" / "css" / "extra.css").write_text("p.red { color: red }\n")
+    code, err = build(tmp_path, content, capsys)
+    assert code == 0, err
+    for page in ("index.html", "one.html", "two.html", "404.html"):
+        links = re.findall(r'<link rel="stylesheet" href="([^"]+)"', (tmp_path / "site" / page).read_text())
+        assert links[-1].startswith("assets/css/extra.") and (tmp_path / "site" / links[-1]).read_text() == \
+            "p.red { color: red }\n"

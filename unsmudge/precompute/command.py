@@ -238,7 +238,8 @@ def _run(args) -> int:
     if not todo:
         _prune(out, planned)
         export_live(args, planned)
-        say(f"precompute: everything is cached; results are in {shown_out}/ ({time.monotonic() - started:.1f} s)")
+        say(f"precompute: everything is cached; results are in {shown_out}/ ({time.monotonic() - started:.1f} s); "
+            f"next: {_next_step(args)}")
         return 0
     compute = diffusion_stack(len(todo))  # a clear message when torch is missing, on every path
     if args.processes > 1 and not os.environ.get(CHILD_ENV) and "WORLD_SIZE" not in os.environ:
@@ -249,8 +250,15 @@ def _run(args) -> int:
         _prune(out, planned)
         export_live(args, planned)
         say(f"precompute: done, {len(todo)} run(s) computed in {time.monotonic() - started:.1f} s; "
-            f"results are in {shown_out}/ (one folder per run, each with run.json)")
+            f"results are in {shown_out}/ (one folder per run, each with run.json); next: {_next_step(args)}")
     return status
+
+
+def _next_step(args) -> str:
+    """The build command that reads these results: what a new author types after precompute."""
+    options = [f"--content {display_path(args.content)}"] if args.content != Path("content") else []
+    options += [f"--frames {display_path(args.out)}"] if args.out != Path("build") else []
+    return " ".join(["unsmudge build", *options])
 
 
 def _prune(out: Path, planned: Plan) -> None:

@@ -441,10 +441,15 @@ class LessonRenderer:
 
     @staticmethod
     def _nearest_page(path: str, page_id: str, known: set[str]) -> str | None:
-        """A misspelt lesson or page id: the link as written, with the nearest name."""
-        close = difflib.get_close_matches(page_id, sorted(known), n=1)
+        """A misspelt lesson or page id (a typo: 'perceptorn'), or part of longer ones ('attention' for
+        'additive-attention'): the link as written, with those names. Two ids that share a word ('missing-lesson',
+        'first-lesson') are not near."""
+        wanted = page_id.casefold()
+        close = [k for k in sorted(known) if wanted in k.casefold()][:3] if len(wanted) >= 3 else []
+        close = close or difflib.get_close_matches(page_id, sorted(known), n=1, cutoff=0.8)
         name = PurePosixPath(path).name
-        return f"did you mean '{path[:-len(name)]}{close[0]}{PurePosixPath(name).suffix}'?" if close else None
+        named = [f"'{path[:-len(name)]}{k}{PurePosixPath(name).suffix}'" for k in close]
+        return f"did you mean {' or '.join(named)}?" if named else None
 
     def _folder_lesson(self, path: str) -> str | None:
         """A link to `folder/`, `folder/README.md` or `folder/index.md` (a GitHub or MkDocs habit): the
@@ -476,9 +481,9 @@ class LessonRenderer:
             self.problem(src, f"'{src}' would be loaded from another host", "download it into the content folder "
                          "(media/ for pictures and sound) and refer to it by a path relative to the lesson")
             return None
-        return self.attachment(src)
+        return self.attachment(src, example="../media/picture.png")
 
-    def attachment(self, written: str) -> str | None:
+    def attachment(self, written: str, example: str = "../code/train.py") -> str | None:
         """A file of the content folder, by its path relative to the lesson: copied into the site under its
         path in the content folder (so its URL never changes), after these checks."""
         parts = urlsplit(written)
@@ -495,7 +500,8 @@ class LessonRenderer:
             folder = target.is_dir() or parts.path.endswith("/")
             near = self._folder_lesson(parts.path) if folder else self._moved(target)
             self.problem(written, f"'{written}' is not a file in the content folder", near
-                         or "check the path: it is relative to the lesson's file, e.g. '../media/picture.png'")
+                         or f"check the path: it is relative to the lesson's file, e.g. '{example}'"
+                         + ("" if example.startswith("../media/") else "; or remove a link whose target is still to come"))
             return None
         if "/" not in rel or rel.split("/")[0] in SITE_FOLDERS:
             self.problem(written, f"'{rel}' would take the place of a file the site makes itself",

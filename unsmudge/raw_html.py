@@ -17,6 +17,7 @@ from __future__ import annotations
 import html
 import re
 from html.parser import HTMLParser
+from urllib.parse import urlsplit
 
 # attributes that load something into the page, by element; `href` of <a> and <area> is a link
 RESOURCES = {"src": {"img", "video", "audio", "source", "track", "iframe", "embed", "script", "input"},
@@ -57,6 +58,11 @@ def rewritten(tag: str, attrs: list[tuple[str, str | None]], references) -> list
         elif name == "srcset" and value is not None:
             found = [(references.resource(url), descriptor or "") for url, descriptor in SRCSET.findall(value)]
             new = ", ".join(url + descriptor for url, descriptor in found if url is not None) or None
+        elif tag == "iframe" and name == "src" and value is not None and urlsplit(value.strip()).netloc:
+            references.problem(value, f"an <iframe> of another host ('{value}') would be blocked by the page's "
+                               "Content-Security-Policy (a page loads nothing from other hosts)",
+                               "link to it instead, e.g. <a href=\"...\">Watch the video</a>")
+            new = None
         elif tag in RESOURCES.get(name, ()) and value is not None:
             new = references.resource(value)
         changed |= new != value

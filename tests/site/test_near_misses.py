@@ -37,6 +37,17 @@ def test_a_fragment_near_nothing_lists_the_headings(tmp_path, capsys):
     assert fix_for(tmp_path, capsys, "See [it](one.md#middle).\n") == "use one of its heading ids: start, later-the-end"
 
 
+@pytest.mark.parametrize("link, fix", [
+    ("page-o.md", "did you mean '../pages/page-one.md'?"),  # a typo
+    ("attention.md", "did you mean '../pages/additive-attention.md' or '../pages/dot-product-attention.md'?"),
+    ("missing-page.md", "link to an existing page's file in pages/"),  # one shared word is not near
+])
+def test_a_page_id_near_others_names_them_and_only_them(tmp_path, capsys, link, fix):
+    pages = {f"pages/{name}.md": b'+++\ntitle = "X"\n+++\nx\n'
+             for name in ("page-one", "additive-attention", "dot-product-attention", "first-page")}
+    assert fix_for(tmp_path, capsys, f"See [it](../pages/{link}).\n", pages) == fix
+
+
 @pytest.mark.parametrize("link", ["../03-One/README.md", "../2024-one/readme.md", "../One/index.md", "../03_one/",
                                   "../one-/", "../ones/"])
 def test_a_link_to_a_folder_or_its_readme_names_the_lesson(tmp_path, capsys, link):
@@ -73,7 +84,14 @@ def test_every_file_of_that_name_is_suggested_but_not_hidden_ones(tmp_path, caps
 
 
 def test_a_picture_found_nowhere_gets_the_general_advice(tmp_path, capsys):
-    assert fix_for(tmp_path, capsys, "![A net](../media/net.png)\n").startswith("check the path")
+    assert fix_for(tmp_path, capsys, "![A net](../media/net.png)\n") == \
+        "check the path: it is relative to the lesson's file, e.g. '../media/picture.png'"
+
+
+def test_a_link_to_no_file_gets_advice_for_links_a_placeholder_included(tmp_path, capsys):
+    assert fix_for(tmp_path, capsys, "[Code](TODO)\n") == ("check the path: it is relative to the lesson's file, "
+                                                           "e.g. '../code/train.py'; or remove a link whose target "
+                                                           "is still to come")
 
 
 def test_footnote_links_the_markdown_makes_are_not_broken_anchors(tmp_path, capsys):

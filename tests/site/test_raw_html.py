@@ -94,3 +94,11 @@ def test_a_style_element_is_refused_with_the_course_stylesheet_that_every_page_l
         links = re.findall(r'<link rel="stylesheet" href="([^"]+)"', (tmp_path / "site" / page).read_text())
         assert links[-1].startswith("assets/css/extra.") and (tmp_path / "site" / links[-1]).read_text() == \
             "p.red { color: red }\n"
+
+
+def test_an_iframe_of_another_host_is_refused_with_a_link_as_the_fix(tmp_path, capsys):
+    content = mini_course(tmp_path, **{"lessons/two.md": HEAD + '<iframe src="https://www.youtube.com/embed/xyz">'
+                                                               '</iframe>\n'})
+    code, err = build(tmp_path, content, capsys)
+    assert code == 1 and "an <iframe> of another host ('https://www.youtube.com/embed/xyz')" in err
+    assert "fix: link to it instead" in err and "1 problem found" in err

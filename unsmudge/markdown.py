@@ -508,7 +508,9 @@ class LessonRenderer:
                          "move it into a folder of its own, e.g. files/")
             return None
         self.attachments[rel] = target
-        return quote(rel) + (f"#{parts.fragment}" if parts.fragment else "")
+        # the query and fragment as written: a static host and file:// ignore the query, and keep the file
+        query, fragment = (f"?{parts.query}" if parts.query else ""), (f"#{parts.fragment}" if parts.fragment else "")
+        return quote(rel) + query + fragment
 
     def _moved(self, target: Path) -> str | None:
         """A file of the same name elsewhere in the content folder (moved, or its name's case differs)."""

@@ -23,11 +23,13 @@ def course_with(tmp_path, body: str):
 
 def test_linked_files_are_copied_under_their_content_path(tmp_path, capsys):
     body = ("[the notebook](../notebooks/perceptron.ipynb), [data](../data/points.csv), "
-            "[code](<../code/train model.py>) and [slides](../slides/deck.pdf#page=3).\n")
+            "[code](<../code/train model.py>), [raw](../data/points.csv?raw=1) and "
+            "[slides](../slides/deck.pdf#page=3).\n")
     code, err = build(tmp_path, course_with(tmp_path, body), capsys)
     assert code == 0, err
     page = (tmp_path / "site" / "two.html").read_text()
-    for href in ("notebooks/perceptron.ipynb", "data/points.csv", "code/train%20model.py", "slides/deck.pdf#page=3"):
+    for href in ("notebooks/perceptron.ipynb", "data/points.csv", "code/train%20model.py", "data/points.csv?raw=1",
+                 "slides/deck.pdf#page=3"):
         assert f'href="{href}"' in page
     for rel, data in FILES.items():
         assert (tmp_path / "site" / rel).read_bytes() == data

@@ -104,12 +104,13 @@ class DisplayFormulaLines(BlockProcessor):
 # arithmatex's smart dollars ($ next to a space opens or closes nothing) with Pandoc's rule, which Quarto and
 # R Markdown follow: a closing $ followed by a digit closes nothing ("US$5 and US$6", "$5-$10"); and a $ next
 # to another opens or closes nothing, so `$$x$$` within a line is not read as $x$ between two dollars
-DOLLAR_FORMULA = r"(?:(?<!\\)((?:\\{2})+)(?=\$)|(?<![\\$])(\$)(?!\s)((?:\\.|[^\\$\x02\x03])+?)(?<!\s)(?:\$)(?![\d$]))"
+TIGHT = r"(?!\s)(?:\\.|[^\\$\x02\x03])+?(?<!\s)"
+# `$ \mathbf{x} $`, spaces inside the dollars, as KaTeX's auto-render (Material for MkDocs) and Jupyter's
+# MathJax typeset it: taken when TeX (a \command, ^ or _) is inside and no digit follows the opening $, so
+# "$5 and $10" and "$10 \times 3" stay text
+SPACED = r"(?!\d)(?=[^$\n]*?(?:\\[A-Za-z]|[\^_]))(?:\\.|[^\\$\x02\x03\n])+?"
+DOLLAR_FORMULA = rf"(?:(?<!\\)((?:\\{{2}})+)(?=\$)|(?<![\\$])(\$)({TIGHT}|{SPACED})\$(?![\d$]))"
 INLINE_FORMULA = f"(?:{DOLLAR_FORMULA}|{arithmatex.RE_BRACKET_INLINE})"  # as arithmatex joins its own
-# `$ \mathbf{x} $`: spaces inside the dollars, as KaTeX's auto-render (Material for MkDocs) and Jupyter's MathJax
-# typeset them; taken only when TeX (a \command, ^ or _) is inside and no digit follows the opening $, so
-# "$5 and $10" and "$10 \times 3" stay text. The empty first group is where arithmatex's has its escapes
-SPACED_FORMULA = r"()(?<![\\$])(\$)(?!\d)(?=[^$\n]*?(?:\\[A-Za-z]|[\^_]))((?:\\.|[^\\$\x02\x03\n])+?)\$(?![\d$])"
 # TeX that no formula took, in the text of a page: the reader would see it raw
 RAW_TEX = [
     (re.compile(r"^[ \t]*\$\$[ \t]*$", re.M),
@@ -286,8 +287,6 @@ class LessonRenderer:
         self.md.parser.blockprocessors["olist"].LAZY_OL = False
         self.md.inlinePatterns.register(arithmatex.InlineArithmatexPattern(INLINE_FORMULA, math.getConfigs()),
                                         "arithmatex-inline", 189.9)  # in place of arithmatex's own
-        self.md.inlinePatterns.register(arithmatex.InlineArithmatexPattern(SPACED_FORMULA, math.getConfigs()),
-                                        "unsmudge-spaced-formula", 189.8)  # what that one left
         # before arithmatex's display blocks (79.9), after indented code (80)
         self.md.parser.blockprocessors.register(DisplayFormulaLines(self.md.parser), "unsmudge-display-formulas", 79.95)
         self.md.treeprocessors.register(FormulaMarks(self.md), "unsmudge-formulas", 15)  # after inline (20)

@@ -83,3 +83,41 @@ def test_lead_paragraph(text, lead):
 ])
 def test_formulas_in_raw_html_blocks_are_read_as_markdown(text, expected):
     assert markup.github_math(text) == expected
+
+
+def test_check_and_close_icons_become_characters_and_other_shortcodes_are_reported_by_line(tmp_path, capsys):
+    from tests.importer.helpers import body, run_import
+    from tests.site.helpers import write_tree
+
+    source = write_tree(tmp_path / "source", """
+-- mkdocs.yml --
+site_name: Icons
+markdown_extensions:
+  - attr_list
+  - pymdownx.emoji
+-- docs/init.md --
+# Initializers
+
+| Initialization | Preserves variance |
+|:--------------:|:------------------:|
+| `Random` |  :material-close: {.red-cross}  |
+| `Xavier` | :material-check: {.green-check} |
+| `Kaiming` | :octicons-check-16: |
+
+Both :fontawesome-solid-check:{ .green } and :fontawesome-solid-xmark: here, `:material-check:` not.
+-- docs/other.md --
+# Other
+
+A :smile: and :material-rocket-launch: stay as written.
+""")
+    code, report, err = run_import(capsys, "mkdocs", source, tmp_path / "content")
+    assert code == 0, err
+    init = body(tmp_path / "content", "init")
+    assert "|  ✗ {.red-cross}  |" in init and "| ✓ {.green-check} |" in init and "| `Kaiming` | ✓ |" in init
+    assert "Both ✓ and ✗ here, `:material-check:` not." in init  # an attribute list right after one styled it
+    assert "A :smile: and :material-rocket-launch: stay" in body(tmp_path / "content", "other")
+    emoji = next(line for line in report.split("\n") if line.startswith("- `pymdownx.emoji`"))
+    assert "used in 2 pages" in emoji
+    assert "; 5 check and close icons written as ✓ and ✗ (" in emoji
+    assert "source/docs/init.md: lines 5-7, 9)" in emoji  # not line 4, the table's |:---:|
+    assert "; 2 other shortcodes show as text (" in emoji and "source/docs/other.md: line 3)" in emoji

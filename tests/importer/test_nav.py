@@ -75,8 +75,9 @@ nav:
 -- docs/ignored.md --
 # Listed only in mkdocs.yml, which awesome-nav replaces
 """)
-    # 'layers/*' flattens the folder into the root; the plugin's nav replaces mkdocs.yml's
-    assert tracks(content) == [("dense", ["dense", "conv", "loss", "ignored"])]
+    # 'layers/*' flattens the folder into the root; the plugin's nav replaces mkdocs.yml's; pages outside
+    # any section that open the course are a track named after it
+    assert tracks(content) == [("nets", ["dense", "conv", "loss", "ignored"])]
 
 
 def test_folders_without_a_nav(tmp_path, capsys):
@@ -99,7 +100,7 @@ Everything in order.
 # Zeta
 """)
     # index first, then pages, then folders as sections, naturally sorted ("2-" before "10-")
-    assert tracks(content) == [("welcome", ["welcome", "zeta"]), ("2-early", ["intro", "more"]),
+    assert tracks(content) == [("course", ["welcome", "zeta"]), ("2-early", ["intro", "more"]),
                                ("10-late", ["page"])]
     assert front_matter(content, "more")["kicker"] == "Deep"
     assert course(content)["tracks"][1]["title"] == "2 early"  # as MkDocs titles a folder
@@ -334,3 +335,102 @@ def test_the_notebook_plugins_pages():
     assert _notebook_pages({"mkdocs-jupyter": None}) == (".ipynb", ".py")  # its default include
     assert _notebook_pages({"mkdocs-jupyter": {"include": ["*.ipynb"]}, "search": None}) == (".ipynb",)
     assert _notebook_pages({"mknotebooks": {}}) == (".ipynb",) and _notebook_pages({"search": None}) == ()
+
+
+def test_loose_top_level_pages_share_a_neutral_track(tmp_path, capsys):
+    """A run of pages outside any section is a track named neutrally, not after its first page (before,
+    RNN and LSTM showed the track label 'Regularization'); a page alone keeps a track of its own."""
+    content, report = imported(tmp_path, capsys, """
+-- mkdocs.yml --
+site_name: ML Notes
+plugins:
+  - awesome-nav
+-- docs/.nav.yml --
+nav:
+  - index.md
+  - Basics: basics
+  - initializers.md
+  - models
+  - regularization.md
+  - rnn.md
+  - lstm.md
+  - papers
+-- docs/index.md --
+# Home
+-- docs/basics/algebra.md --
+# Algebra
+-- docs/initializers.md --
+# Weight initializers
+-- docs/models/resnet.md --
+# ResNet
+-- docs/regularization.md --
+# Regularization
+-- docs/rnn.md --
+# RNN
+-- docs/lstm.md --
+# LSTM
+-- docs/papers/bert.md --
+# BERT
+""")
+    assert tracks(content) == [("home", ["home"]), ("basics", ["algebra"]),
+                               ("weight-initializers", ["initializers"]), ("models", ["resnet"]),
+                               ("lessons", ["regularization", "rnn", "lstm"]), ("papers", ["bert"])]
+    assert front_matter(content, "rnn")["track"] == "lessons"
+    assert course(content)["tracks"][4]["title"] == "Lessons"
+    assert "`Lessons`: the 3 pages outside any section from `regularization.md` to `lstm.md`" in report
+
+
+def test_loose_pages_that_open_the_course_are_a_track_named_after_the_course(tmp_path, capsys):
+    content, report = imported(tmp_path, capsys, """
+-- mkdocs.yml --
+site_name: ML Notes
+nav:
+  - Home: index.md
+  - setup.md
+  - Models:
+    - models/resnet.md
+-- docs/index.md --
+# Welcome
+-- docs/setup.md --
+# Setup
+-- docs/models/resnet.md --
+# ResNet
+""")
+    assert tracks(content) == [("ml-notes", ["welcome", "setup"]), ("models", ["resnet"])]
+    assert course(content)["tracks"][0]["title"] == "ML Notes"
+    assert "`ML Notes`: the 2 pages outside any section from `index.md` to `setup.md`" in report
+
+
+def test_a_nav_entry_in_another_case_finds_its_page_and_keeps_its_place(tmp_path, capsys):
+    """`gpt.md` in the nav, `GPT.md` on disk: MkDocs on a case-insensitive file system found it."""
+    content, report = imported(tmp_path, capsys, """
+-- mkdocs.yml --
+site_name: Papers
+plugins:
+  - awesome-nav
+-- docs/.nav.yml --
+nav:
+  - NLP: nlp
+-- docs/nlp/.nav.yml --
+nav:
+  - bert.md
+  - gpt.md
+  - t5.md
+  - Vision: VISION
+  - "*"
+-- docs/nlp/bert.md --
+# BERT
+-- docs/nlp/GPT.md --
+# GPT
+-- docs/nlp/t5.md --
+# T5
+-- docs/nlp/vision/vit.md --
+# ViT
+-- docs/nlp/zeta.md --
+# Zeta
+""")
+    assert tracks(content) == [("nlp", ["bert", "gpt", "t5", "vit", "zeta"])]
+    assert front_matter(content, "vit")["kicker"] == "Vision"
+    assert "names no markdown page" not in report
+    assert "`gpt.md`: taken as `nlp/GPT.md`, whose name differs only in case" in report
+    assert "`VISION`: taken as `nlp/vision`, whose name differs only in case" in report

@@ -89,6 +89,8 @@ def _fitted(text: str, source, shown: str) -> str:
     if styles:
         source.notes.add("raw HTML and images the site cannot have", 'style="..."',
                          "dropped: the site's Content-Security-Policy forbids inline styles", shown)
+    if source.check_icons:  # noted with the extension (mkdocs._emoji_uses)
+        text = markup.with_check_icons(text)[0]
     return markup.github_math(text) if source.github else text
 
 

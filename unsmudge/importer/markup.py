@@ -53,6 +53,15 @@ NOT_PROSE = re.compile(r"^[ \t]*(#|>|\||<|!!!|\?\?\?|===|!\[|\[!|```|~~~|\$\$|\\
                        r"(?:-[ \t]*){3,}$|(?:\*[ \t]*){3,}$|\[\^|--8<--|\{|:::|/{3})")
 MATH = re.compile(r"\$|\\\(|\\\[")
 
+# pymdownx.emoji's :shortcodes:, and among them the check and close icons of Material's icon sets, which the
+# import writes as ✓ and ✗ (an attribute list right after one, `{ .green }`, styled the icon: it goes too)
+SHORTCODE = re.compile(r"(?<![\w:]):(?=[+-]?[a-z0-9])[a-z0-9_+-]+:(?![\w:])")  # not a table's |:---:|
+CHECK_ICONS = (r"material-check(?:-bold|-circle(?:-outline)?)?|octicons-check(?:-circle(?:-fill)?)?-(?:12|16|24)"
+               r"|fontawesome-(?:solid|regular)-(?:check|circle-check|square-check|check-circle|check-square)")
+CLOSE_ICONS = (r"material-close(?:-thick|-circle(?:-outline)?)?|octicons-x(?:-circle(?:-fill)?)?-(?:12|16|24)"
+               r"|fontawesome-(?:solid|regular)-(?:xmark|x|times|circle-xmark|square-xmark|times-circle)")
+ICON = re.compile(rf"(?<![\w:]):(?:(?P<check>{CHECK_ICONS})|{CLOSE_ICONS}):(?![\w:])(?:\{{:?[ \t]*[.#\w][^}}\n]*\}})?")
+
 
 def mask(text: str) -> str:
     """`text` with fenced code, code spans and HTML comments replaced by spaces (newlines kept)."""
@@ -131,6 +140,16 @@ def without_inline_styles(text: str) -> tuple[str, int]:
         for style in STYLE.finditer(tag[0]):
             out.append(text[last:tag.start() + style.start()])
             last, count = tag.start() + style.end(), count + 1
+    return "".join(out) + text[last:], count
+
+
+def with_check_icons(text: str) -> tuple[str, int]:
+    """`text` with the check and close icons of Material's icon sets (`:material-check:`, `:octicons-x-16:`,
+    `:fontawesome-solid-xmark:` ...) written as ✓ and ✗ outside code, and how many."""
+    out, last, count = [], 0, 0
+    for icon in ICON.finditer(mask(text)):
+        out += [text[last:icon.start()], "✓" if icon["check"] else "✗"]
+        last, count = icon.end(), count + 1
     return "".join(out) + text[last:], count
 
 

@@ -31,6 +31,7 @@ BUNDLES = {
 }
 SAME_AS = {"codehilite": "pymdownx.highlight", "fenced_code": "pymdownx.superfences"}
 IMPORTED = {"meta"}  # front matter: the import reads it
+EMOJI = "pymdownx.emoji"
 
 # what each extension did in the source, and the syntax that shows a page uses it
 EXTENSIONS = {
@@ -50,7 +51,7 @@ EXTENSIONS = {
     "pymdownx.blocks.html": ("/// html blocks", r"^[ \t]*/// html"),
     "pymdownx.caret": ("^^inserted^^ text and ^superscript^", r"\^\^[^^\n]+\^\^"),
     "pymdownx.critic": ("CriticMarkup edits ({++ ++}, {-- --})", r"\{\+\+|\{--|\{~~"),
-    "pymdownx.emoji": ("emoji and icons from :shortcodes:", r"(?<![\w:]):[a-z0-9_+-]+(?:-[a-z0-9_]+)*:(?![\w:])"),
+    EMOJI: ("emoji and icons from :shortcodes:", markup.SHORTCODE.pattern),
     "pymdownx.escapeall": ("backslash escapes of any character", None),
     "pymdownx.inlinehilite": ("highlighted inline code (`#!python x`)", r"`#!\w+"),
     "pymdownx.keys": ("keyboard keys (++ctrl+c++)", r"\+\+[\w-]+(?:\+[\w-]+)*\+\+"),
@@ -125,7 +126,8 @@ def read_project(path: Path, skip: Path | None = None) -> Source:
     plugins = _named(config.get("plugins", ["search"]))
     nav = _nav(config, plugins, docs, pages, notes, shown, text)
     written = [(docs / rel).read_text(encoding="utf-8", errors="replace") for rel in pages]
-    bodies = [(body, markup.mask(body)) for body in written]  # as written, and with code masked
+    # each page as named in notes, as written, and with code masked
+    bodies = [(display_path(docs / rel), body, markup.mask(body)) for rel, body in zip(pages, written)]
     where = lambda needle: yaml_file.place(shown, text, needle)  # noqa: E731
     _note_extensions(config, bodies, notes, where)
     _note_plugins(plugins, bodies, notes, where)
@@ -138,7 +140,7 @@ def read_project(path: Path, skip: Path | None = None) -> Source:
     return Source(docs, shown, text_value(config.get("site_name")) or config_path.parent.resolve().name, nav, pages,
                   notes, text_value(config.get("site_description")), base_url, text_value(theme.get("language")),
                   directory_urls=config.get("use_directory_urls", True) is not False,
-                  notebook_pages=_notebook_pages(plugins))
+                  notebook_pages=_notebook_pages(plugins), check_icons=EMOJI in _extension_names(config))
 
 
 def _settings(path: Path) -> tuple[dict, str, str]:
@@ -236,18 +238,24 @@ def carried_extensions() -> set[str]:
     return {m.removeprefix("markdown.extensions.") for m in modules}
 
 
-def _note_extensions(config: dict, bodies: list[tuple[str, str]], notes: Notes, where) -> None:
-    carried = carried_extensions()
-    written = _named(config.get("markdown_extensions"))
+def _extension_names(config: dict) -> list[str]:
+    """The markdown extensions mkdocs.yml turns on, bundles opened up."""
     names = []
-    for name in written:
+    for name in _named(config.get("markdown_extensions")):
         name = name.removeprefix("markdown.extensions.")
         names += BUNDLES.get(name, (name,))
-    for name in dict.fromkeys(names):
+    return list(dict.fromkeys(names))
+
+
+def _note_extensions(config: dict, bodies: list[tuple[str, str, str]], notes: Notes, where) -> None:
+    carried = carried_extensions()
+    written = _named(config.get("markdown_extensions"))
+    for name in _extension_names(config):
         if name in IMPORTED or SAME_AS.get(name, name) in carried:
             continue
         role, syntax = EXTENSIONS.get(name, ("a markdown extension the import does not know", None))
-        notes.add("markdown extensions not carried", name, role + _uses(syntax, bodies), where(name))
+        uses = _emoji_uses(bodies) if name == EMOJI else _uses(syntax, bodies)
+        notes.add("markdown extensions not carried", name, role + uses, where(name))
     options = {k.removeprefix("markdown.extensions."): v for k, v in written.items()}
     toc = options.get("toc") if isinstance(options.get("toc"), dict) else {}
     if toc.get("slugify"):
@@ -263,7 +271,7 @@ def _note_extensions(config: dict, bodies: list[tuple[str, str]], notes: Notes, 
                       where(f"name: {fence['name']}"))
 
 
-def _note_plugins(plugins: dict, bodies: list[tuple[str, str]], notes: Notes, where) -> None:
+def _note_plugins(plugins: dict, bodies: list[tuple[str, str, str]], notes: Notes, where) -> None:
     for name in plugins:
         plain_name = name.removeprefix("material/")
         role = PLUGINS.get(plain_name, "a plugin the import does not know")
@@ -283,13 +291,70 @@ def _note_theme(config: dict, notes: Notes, where) -> None:
                   "template overrides for the MkDocs theme", where("custom_dir"))
 
 
-def _uses(syntax: str | None, bodies: list[tuple[str, str]], code: bool = False) -> str:
-    """How many pages show the syntax: looked for outside code, unless it is a kind of code fence."""
+def _uses(syntax: str | None, bodies: list[tuple[str, str, str]], code: bool = False) -> str:
+    """How many pages show the syntax, and where: looked for outside code, unless it is a kind of code fence."""
     if not syntax:
         return ""
-    pattern = re.compile(syntax, re.M)
-    count = sum(1 for written, masked in bodies if pattern.search(written if code else masked))
-    return f"; used in {count} page{'s' if count != 1 else ''}" if count else "; no page uses it"
+    found = _found(re.compile(syntax, re.M), bodies, code)
+    if not found:
+        return "; no page uses it"
+    return f"; used in {_count(len(found), 'page')} ({_places(found)})"
+
+
+def _emoji_uses(bodies: list[tuple[str, str, str]]) -> str:
+    """Where pages use :shortcodes:, the check and close icons (written as ✓ and ✗, see
+    course_folder) apart from the others, which show as written."""
+    icons = _found(markup.ICON, bodies)
+    others = _found(markup.SHORTCODE, bodies, skip=markup.ICON)
+    pages = {shown for shown, _ in icons + others}
+    if not pages:
+        return "; no page uses it"
+    uses = f"; used in {_count(len(pages), 'page')}"
+    if icons:
+        uses += f"; {_count(_total(icons), 'check and close icon')} written as ✓ and ✗ ({_places(icons)})"
+    if others:
+        uses += f"; {_count(_total(others), 'other shortcode')} show{'s' if _total(others) == 1 else ''} " \
+                f"as text ({_places(others)}): replace them with characters or images"
+    return uses
+
+
+def _found(pattern: re.Pattern, bodies: list[tuple[str, str, str]], code: bool = False,
+           skip: re.Pattern | None = None) -> list[tuple[str, list[int]]]:
+    """(page, the line of each match) for each page where `pattern` matches (outside code unless `code`),
+    leaving out matches that start where `skip` matches."""
+    found = []
+    for shown, written, masked in bodies:
+        text = written if code else masked
+        skipped = {m.start() for m in skip.finditer(text)} if skip else set()
+        lines = [text.count("\n", 0, m.start()) + 1 for m in pattern.finditer(text) if m.start() not in skipped]
+        if lines:
+            found.append((shown, lines))
+    return found
+
+
+def _total(found: list[tuple[str, list[int]]]) -> int:
+    return sum(len(lines) for _, lines in found)
+
+
+def _count(number: int, thing: str) -> str:
+    return f"{number} {thing}{'s' if number != 1 else ''}"
+
+
+def _places(found: list[tuple[str, list[int]]], most: int = 5) -> str:
+    """'a.md: lines 3-5, 9; b.md: line 2', at most `most` pages and as many line ranges each."""
+    shown = []
+    for page, lines in found[:most]:
+        ranges: list[list[int]] = []
+        for line in sorted(set(lines)):
+            if ranges and line == ranges[-1][1] + 1:
+                ranges[-1][1] = line
+            else:
+                ranges.append([line, line])
+        written = [f"{a}-{b}" if b > a else str(a) for a, b in ranges]
+        more = f" and {len(written) - most} more" if len(written) > most else ""
+        shown.append(f"{page}: line{'s' if len(set(lines)) > 1 else ''} {', '.join(written[:most])}{more}")
+    more = f"; and {len(found) - most} more pages" if len(found) > most else ""
+    return "; ".join(shown) + more
 
 
 def _lines(value) -> list[str]:

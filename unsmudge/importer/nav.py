@@ -109,19 +109,37 @@ class FolderNav:
 
     def _claim(self, items: list, folder: PurePosixPath) -> None:
         for item in items:
-            if isinstance(item, Ref) and _join(folder, item.path) in self.pages:
-                self.placed.add(_join(folder, item.path))
+            if isinstance(item, Ref) and self._named(item, folder) in self.pages:
+                self.placed.add(self._named(item, folder))
             elif isinstance(item, Group):
                 self._claim(item.items, folder)
 
-    def _ref(self, ref: Ref, folder: PurePosixPath) -> list:
+    def _named(self, ref: Ref, folder: PurePosixPath) -> PurePosixPath:
+        """The page or folder a nav entry names: as written, else the only one whose path differs from it
+        only in case (MkDocs found it on a case-insensitive file system, as macOS and Windows have)."""
         path = _join(folder, ref.path)
+        if path in self.pages or path in self.folders:
+            return path
+        same = [p for p in sorted(self.pages | self.folders) if p.as_posix().casefold() == path.as_posix().casefold()]
+        return same[0] if len(same) == 1 else path
+
+    def _ref(self, ref: Ref, folder: PurePosixPath) -> list:
+        path = self._named(ref, folder)
+        if path != _join(folder, ref.path):
+            self.notes.add("nav entries matched in another case", ref.path,
+                           f"taken as `{path.as_posix()}`, whose name differs only in case (MkDocs finds it on "
+                           "a case-insensitive file system, as macOS and Windows have; rename one to match)",
+                           ref.where)
         if path in self.pages:
             return [PageEntry(path, ref.title)]
         if path in self.folders and path not in self.placed:
             return [self._section(path, ref.title)]
+        same = [p.as_posix() for p in sorted(self.pages | self.folders)
+                if p != path and p.as_posix().casefold() == path.as_posix().casefold()]
         self.notes.add("nav entries left out", ref.path,
-                       "names no markdown page or folder of the source (a notebook, or a missing file)", ref.where)
+                       "names no markdown page or folder of the source (a notebook, or a missing file)"
+                       + (f"; {' and '.join(f'`{p}`' for p in same)} differ from it only in case" if same else ""),
+                       ref.where)
         return []
 
     def _section(self, folder: PurePosixPath, title: str = "") -> SectionEntry:

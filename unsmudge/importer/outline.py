@@ -1,10 +1,12 @@
 """From the source's navigation to the course's tracks and lessons.
 
-Top-level sections become tracks; pages outside any section, taken in runs, become tracks named after
-their first page; deeper sections are flattened into their track, and their titles become the lessons'
-kicker. A section's index page gives its track a description (its first paragraph) and stays a lesson
-unless that paragraph is all it holds. Lesson ids come from file names (a folder's name for its index
-page), made unique with the folder path when two pages share one.
+Top-level sections become tracks; pages outside any section, taken in runs, become tracks: a page alone
+is titled as itself, a run of several after the course when it opens the course, else "Lessons" (never
+after whichever page comes first, which would label the others wrongly). Deeper sections are flattened
+into their track, and their titles become the lessons' kicker. A section's index page gives its track a
+description (its first paragraph) and stays a lesson unless that paragraph is all it holds. Lesson ids
+come from file names (a folder's name for its index page), made unique with the folder path when two
+pages share one.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from unsmudge.importer.yaml_file import text_value
 from unsmudge.problems import Problem, ProblemsFound, display_path
 
 OTHER_PAGES = "Other pages"
+LOOSE_PAGES = "Lessons"  # the title of a track of pages outside any section, after the first
 CARRIED_KEYS = ("title", "description")
 # what the usual front matter keys of MkDocs and Material did, for the notes
 KEY_ROLES = {
@@ -59,6 +62,7 @@ class Source:
     directory_urls: bool = False  # MkDocs served page a/b.md as a/b/ (see links.Resolver)
     notebook_pages: tuple[str, ...] = ()  # suffixes of the files a plugin served as pages (see links.Resolver)
     source_url: str = ""  # where the source is published, for links to what the course does not carry
+    check_icons: bool = False  # pymdownx.emoji was on: its check and close icons are written as ✓ and ✗
 
     def resolver(self) -> Resolver:
         return Resolver(self.root, self.pages, self.directory_urls, self.notebook_pages)
@@ -124,6 +128,7 @@ class _Planner:
             raise ProblemsFound(problems)
         tracks: list[Track] = []
         loose: Track | None = None
+        runs: list[Track] = []  # the tracks of pages outside any section
         for entry in self.source.nav:
             if isinstance(entry, SectionEntry):
                 tracks.append(self._section_track(entry))
@@ -132,10 +137,12 @@ class _Planner:
                 if loose is None:
                     loose = Track("")
                     tracks.append(loose)
+                    runs.append(loose)
                 self._add(entry, loose, ())
-                loose.title = loose.title or (loose.lessons[0].title if loose.lessons else "")
             else:
                 self._link(entry)
+        for run in runs:
+            self._name_run(run, opens=run is tracks[0])
         for track in tracks:
             if not track.lessons:
                 self.notes.add("sections left out", track.title or "(untitled)", "has no page")
@@ -150,6 +157,18 @@ class _Planner:
             if lessons:
                 lesson_of[rel] = lessons[0]
         return Outline(self.source, tracks, drafts, lesson_of)
+
+    def _name_run(self, run: Track, opens: bool) -> None:
+        """A page alone is a track of its own, titled as the page; several are titled neutrally, not after
+        whichever page comes first: after the course when they open it, else LOOSE_PAGES."""
+        if len(run.lessons) < 2:
+            run.title = run.lessons[0].title if run.lessons else ""
+            return
+        run.title = (self.source.title if opens else "") or LOOSE_PAGES
+        first, last = run.lessons[0].page.rel.as_posix(), run.lessons[-1].page.rel.as_posix()
+        self.notes.add("tracks of pages outside any section", run.title,
+                       f"the {len(run.lessons)} pages outside any section from `{first}` to `{last}`, in the "
+                       "nav's order; rename the track in course.toml, or give them sections in the source")
 
     def _section_track(self, section: SectionEntry) -> Track:
         track = Track(section.title)

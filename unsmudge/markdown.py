@@ -174,7 +174,9 @@ class LinkRules(Treeprocessor):
         for element in list(root.iter()):
             if element.tag == "table":
                 element.set("tabindex", "0")  # it scrolls sideways on a narrow screen: keyboard users too
-            if element.attrib:  # the same rules as raw HTML: links, resources, what the CSP forbids
+            # the same rules as raw HTML: links, resources, what the CSP forbids (a heading's own permalink,
+            # the toc extension's, needs no check)
+            if element.attrib and element.get("class") != "headerlink":
                 before = list(element.items())
                 new = raw_html.rewritten(element.tag, before, self.renderer)
                 if new is not None:
@@ -543,9 +545,15 @@ def line_of(lesson: Lesson, written: str, occurrence: int = 0) -> str:
     """The line of the lesson's file where `written` appears (links keep no source position) for the
     `occurrence`-th time from 0 (the last time past them); else where it appears in another case (HTML's
     names are case-blind: the parser reports ONCLICK= as onclick=)."""
-    lines = lesson.body.split("\n")
-    found = [number for number, line in enumerate(lines) for _ in range(line.count(written))] or \
-            [number for number, line in enumerate(lines) if written.casefold() in line.casefold()]
+    text = lesson.body
+    if written not in text:  # one search of the whole text first: most links asked about are not there
+        text, written = text.casefold(), written.casefold()
+        if written not in text:
+            return ""
+    lines = text.split("\n")
+    found = [number for number, line in enumerate(lines) if written in line]
+    if occurrence:  # a line that has it twice counts twice
+        found = [number for number in found for _ in range(lines[number].count(written))]
     return lesson.where(found[min(occurrence, len(found) - 1)]) if found else ""
 
 

@@ -482,11 +482,12 @@ class LessonRenderer:
             self.problem(src, f"'{src}' would be loaded from another host", "download it into the content folder "
                          "(media/ for pictures and sound) and refer to it by a path relative to the lesson")
             return None
-        return self.attachment(src, example="../media/picture.png")
+        return self.attachment(src, loaded=True)
 
-    def attachment(self, written: str, example: str = "../code/train.py") -> str | None:
-        """A file of the content folder, by its path relative to the lesson: copied into the site under its
-        path in the content folder (so its URL never changes), after these checks."""
+    def attachment(self, written: str, loaded: bool = False) -> str | None:
+        """A file of the content folder, by its path relative to the lesson (one the page loads, such as a
+        picture, or one it links to): copied into the site under its path in the content folder (so its URL
+        never changes), after these checks."""
         parts = urlsplit(written)
         target = Path(os.path.normpath(self.folder / unquote(parts.path)))
         if not target.is_relative_to(self.content_dir):
@@ -500,9 +501,10 @@ class LessonRenderer:
         if not target.is_file():
             folder = target.is_dir() or parts.path.endswith("/")
             near = self._folder_lesson(parts.path) if folder else self._moved(target)
-            self.problem(written, f"'{written}' is not a file in the content folder", near
-                         or f"check the path: it is relative to the lesson's file, e.g. '{example}'"
-                         + ("" if example.startswith("../media/") else "; or remove a link whose target is still to come"))
+            example = "'../media/picture.png'" if loaded else "'../code/train.py'; or remove a link whose target " \
+                                                              "is still to come"
+            self.problem(written, f"'{written}' is not a file in the content folder",
+                         near or f"check the path: it is relative to the lesson's file, e.g. {example}")
             return None
         if "/" not in rel or rel.split("/")[0] in SITE_FOLDERS:
             self.problem(written, f"'{rel}' would take the place of a file the site makes itself",

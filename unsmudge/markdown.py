@@ -83,19 +83,27 @@ def _pipeline_fence(source, language, class_name, options, md, **kwargs) -> str:
 
 
 class DisplayFormulaLines(BlockProcessor):
-    """A `$$` formula on lines of its own within a paragraph, or indented by one to three spaces (as Jupyter
-    and GitHub show it, and as notebooks and moved-in courses write it), made a block of its own: arithmatex
-    reads display math only from a block that is nothing else."""
+    """A `$$` formula, or a `\\begin{env}...\\end{env}` (MathJax takes one anywhere), on lines of its own within
+    a paragraph, or indented by one to three spaces (as Jupyter and GitHub show it, and as notebooks and
+    moved-in courses write it), made a block of its own: arithmatex reads display math only from a block that
+    is nothing else. An environment inside a `$...$` formula stays where it is."""
 
-    FORMULA = re.compile(r"^[ ]{0,3}\$\$(?:(?!\$\$).)+?\$\$[ ]*$", re.M | re.S)
+    FORMULA = re.compile(r"^[ ]{0,3}(?:\$\$(?:(?!\$\$).)+?\$\$|\\begin\{([a-z]+\*?)\}.*?\\end\{\1\})[ ]*$",
+                         re.M | re.S)
+
+    def _found(self, block: str) -> re.Match | None:
+        for found in self.FORMULA.finditer(block):
+            if not found[1] or len(re.findall(r"(?<!\\)\$", block[:found.start()])) % 2 == 0:
+                return found
+        return None
 
     def test(self, parent, block) -> bool:
-        found = self.FORMULA.search(block)
-        return bool(found) and not (found.start() == 0 and found.end() == len(block) and block.startswith("$$"))
+        found = self._found(block)
+        return bool(found) and not (found.start() == 0 and found.end() == len(block) and block[:1] != " ")
 
     def run(self, parent, blocks) -> bool:
         block = blocks.pop(0)
-        found = self.FORMULA.search(block)
+        found = self._found(block)
         parts = [block[:found.start()].rstrip("\n"), found[0].lstrip(" "), block[found.end():].lstrip("\n")]
         blocks[0:0] = [part for part in parts if part.strip()]
         return False  # not done: the blocks go on to the processors after this one (arithmatex, paragraphs)
@@ -105,10 +113,10 @@ class DisplayFormulaLines(BlockProcessor):
 # R Markdown follow: a closing $ followed by a digit closes nothing ("US$5 and US$6", "$5-$10"); and a $ next
 # to another opens or closes nothing, so `$$x$$` within a line is not read as $x$ between two dollars
 TIGHT = r"(?!\s)(?:\\.|[^\\$\x02\x03])+?(?<!\s)"
-# `$ \mathbf{x} $`, spaces inside the dollars, as KaTeX's auto-render (Material for MkDocs) and Jupyter's
-# MathJax typeset it: taken when TeX (a \command, ^ or _) is inside and no digit follows the opening $, so
-# "$5 and $10" and "$10 \times 3" stay text
-SPACED = r"(?!\d)(?=[^$\n]*?(?:\\[A-Za-z]|[\^_]))(?:\\.|[^\\$\x02\x03\n])+?"
+# `$ \mathbf{x} $`, spaces (or line breaks) inside the dollars, as KaTeX's auto-render (Material for MkDocs)
+# and Jupyter's MathJax typeset it: taken when TeX (a \command, ^ or _) is inside and no digit follows the
+# opening $, so "$5 and $10" and "$10 \times 3" stay text
+SPACED = r"(?!\d)(?=[^$]*?(?:\\[A-Za-z]|[\^_]))(?:\\.|[^\\$\x02\x03])+?"
 DOLLAR_FORMULA = rf"(?:(?<!\\)((?:\\{{2}})+)(?=\$)|(?<![\\$])(\$)({TIGHT}|{SPACED})\$(?![\d$]))"
 INLINE_FORMULA = f"(?:{DOLLAR_FORMULA}|{arithmatex.RE_BRACKET_INLINE})"  # as arithmatex joins its own
 # TeX that no formula took, in the text of a page: the reader would see it raw
@@ -121,8 +129,8 @@ RAW_TEX = [
      "put the '$$' lines on lines of their own for a display formula, or write $...$ for an inline one"),
     (re.compile(r"\\(?:begin|end)\{[A-Za-z]+\*?\}"),
      "TeX outside any formula is shown as text",
-     "match each \\begin{...} with its \\end{...} in one display formula without blank lines; to show TeX "
-     "as code, put it between backticks"),
+     "write the formula between '$$' lines, or between $ and $ within a line, each \\begin{...} with its "
+     "\\end{...} and no blank line inside; to show TeX as code, put it between backticks"),
 ]
 
 
@@ -157,8 +165,9 @@ class FormulaMarks(Treeprocessor):
         if text and ("$$" in text or "\\" in text):
             for pattern, message, fix in RAW_TEX:
                 for found in pattern.finditer(text):
-                    before = text[:found.start()].strip().split("\n")[-1].strip()
-                    after = text[found.end():].strip().split("\n")[0].strip()
+                    # up to three lines either side: how its place in the file is told from the TeX's other uses
+                    before = [line.strip() for line in text[:found.start()].split("\n")[-3:] if line.strip()]
+                    after = [line.strip() for line in text[found.end():].split("\n")[:3] if line.strip()]
                     self.md.unsmudge_raw_tex.append((found[0].strip(), before, after, message, fix))
 
 
@@ -333,9 +342,10 @@ class LessonRenderer:
             self.problems.append(Problem(display_path(lesson.path), fence_line(lesson, language, source), message,
                                          "write one row of boxes per line, 'Prompt -> Encoder -> Picture', "
                                          "or remove the fence"))
+        taken: set[int] = set()  # lines already reported: two alike unclosed blocks are two problems
         for written, before, after, message, fix in self.md.unsmudge_raw_tex:
             shown = "" if written == "$$" else f": {_shorten(written)}"
-            self.problems.append(Problem(display_path(lesson.path), line_between(lesson, written, before, after),
+            self.problems.append(Problem(display_path(lesson.path), line_among(lesson, written, before, after, taken),
                                          message + shown, fix))
         toc = [{"level": t["level"], "id": t["id"], "name": t["name"]} for t in _flatten(self.md.toc_tokens)]
         return Draft(html, toc, list(self.md.unsmudge_demos), self.md.unsmudge_formulas, self.problems,
@@ -559,18 +569,25 @@ def line_of(lesson: Lesson, written: str, occurrence: int = 0) -> str:
     return lesson.where(found[min(occurrence, len(found) - 1)]) if found else ""
 
 
-def line_between(lesson: Lesson, written: str, before: str, after: str) -> str:
-    """The line where `written` appears between `before` and `after` (on its line or the next, either side, when
-    given): a `$$` line is told from the others by what comes before and after it."""
+def line_among(lesson: Lesson, written: str, before: list[str], after: list[str], taken: set[int]) -> str:
+    """The line where `written` appears among the lines around it, `before` and `after` (up to three each, in
+    order, as the page's text has them): of the lines that have `written` and are not `taken`, the one whose
+    neighbours match most of them, each in its place (the first on a tie). It is added to `taken`."""
     lines = lesson.body.split("\n")
-    for number, line in enumerate(lines):
-        if written in line:
-            start = line.index(written)
-            left = line[:start].strip() or (lines[number - 1] if number else "")
-            right = line[start + len(written):].strip() or "\n".join(lines[number + 1:number + 2])
-            if before in left and after in right:
-                return lesson.where(number)
-    return line_of(lesson, written)
+
+    def fit(number: int) -> int:  # how many of the lines around it are where the page's text has them
+        line, at = lines[number], lines[number].index(written)
+        following = [part.strip() for part in [line[at + len(written):]] + lines[number + 1:number + 6] if part.strip()]
+        preceding = [part.strip() for part in [line[:at]] + lines[max(number - 5, 0):number][::-1] if part.strip()]
+        return (sum(k < len(following) and text in following[k] for k, text in enumerate(after))
+                + sum(k < len(preceding) and text in preceding[k] for k, text in enumerate(before[::-1])))
+
+    found = [number for number, line in enumerate(lines) if written in line and number not in taken]
+    if not found:
+        return line_of(lesson, written)
+    best = max(found, key=lambda number: (fit(number), -number))
+    taken.add(best)
+    return lesson.where(best)
 
 
 FENCE_OPEN = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*\{?\.?([\w+#-]+)")

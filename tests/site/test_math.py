@@ -165,6 +165,27 @@ def test_a_formula_with_spaces_inside_its_dollars_is_typeset_when_it_holds_tex(t
     assert page.count("<math") == 3 and "It costs $5 and $10, from $5 to $10 \\times 3, and $ and $." in page
 
 
+def test_the_forms_jupyter_typesets_are_typeset(tmp_path, capsys):
+    """As real notebooks write them: $ with line breaks inside, and an environment on lines of its own in a
+    paragraph (MathJax takes one anywhere)."""
+    body = ("The Jacobian is\n$\n\\mathbf{J} = \\begin{pmatrix}\n a & b \\\\\n c & d\n\\end{pmatrix}\n$\nso there.\n\n"
+            "A matrix:\n\\begin{bmatrix} 10 & 20 \\\\ 40 & 50 \\end{bmatrix}\nand more text.\n\n"
+            "So $ A^T =\n\\begin{bmatrix} 1 & 2 \\end{bmatrix}$ here.\n")
+    content = mini_course(tmp_path, **{"lessons/two.md": LESSON.format(body=body)})
+    code, err = build(tmp_path, content, capsys)
+    assert code == 0, err
+    page = (tmp_path / "site" / "two.html").read_text()
+    assert page.count("<math") == 3 and page.count('<div class="math-display"') == 1
+    assert "<p>A matrix:</p>" in page and "<p>and more text.</p>" in page
+
+
+def test_two_alike_unclosed_formulas_are_two_problems_at_their_lines(tmp_path, capsys):
+    body = "$$\nx = 1\n$$\n\nA\n\n$$\ny = 2\n\nB\n\n$$\ny = 2\n"
+    content = mini_course(tmp_path, **{"lessons/two.md": LESSON.format(body=body)})
+    code, err = build(tmp_path, content, capsys)
+    assert code == 1 and "lessons/two.md: line 14: a '$$'" in err and "lessons/two.md: line 19: a '$$'" in err
+
+
 def test_equation_labels_are_checked_as_the_author_wrote_them(tmp_path, capsys):
     """A label is an id of the page: one given twice, or the id of a heading too, is a problem at each
     equation's line; a reference names the label as written, and says when its equation is not numbered."""

@@ -437,7 +437,8 @@ class LessonRenderer:
             known = self.lesson_ids if kind == "lesson" else self.page_ids
             if page_id not in known:
                 self.problem(href, f"broken link '{href}': no {kind} '{page_id}'",
-                             self._folder_lesson(parts.path) or self._nearest_page(parts.path, page_id, known)
+                             self._folder_lesson(parts.path)
+                             or self._nearest_page(parts.path, page_id, known, self.content_dir / folder)
                              or f"link to an existing {kind}'s file in {folder}/")
                 return None
             if parts.fragment:
@@ -451,22 +452,26 @@ class LessonRenderer:
         return self.attachment(href)
 
     @staticmethod
-    def _nearest_page(path: str, page_id: str, known: set[str]) -> str | None:
-        """A misspelt lesson or page id (a typo: 'perceptorn'), or part of longer ones ('attention' for
-        'additive-attention'): the link as written, with those names. Two ids that share a word ('missing-lesson',
-        'first-lesson') are not near."""
+    def _nearest_page(path: str, page_id: str, known: set[str], folder: Path) -> str | None:
+        """A misspelt lesson or page id (a typo: 'perceptorn'; '05.06-Linear-Regression' for
+        '05-06-linear-regression'), or part of longer ones ('attention' for 'additive-attention'): the link as
+        written, with those names and their files' own suffix (.md or .ipynb). Two ids that share a word
+        ('missing-lesson', 'first-lesson') are not near."""
         wanted = page_id.casefold()
         close = [k for k in sorted(known) if wanted in k.casefold()][:3] if len(wanted) >= 3 else []
-        close = close or difflib.get_close_matches(page_id, sorted(known), n=1, cutoff=0.8)
+        if not close:  # case and punctuation aside
+            loose = {_loose(k): k for k in sorted(known, reverse=True)}
+            close = [loose[k] for k in difflib.get_close_matches(_loose(page_id), sorted(loose), n=1, cutoff=0.8)]
         name = PurePosixPath(path).name
-        named = [f"'{path[:-len(name)]}{k}{PurePosixPath(name).suffix}'" for k in close]
+        suffix = lambda k: ".ipynb" if (folder / f"{k}.ipynb").is_file() else ".md"  # noqa: E731
+        named = [f"'{path[:-len(name)]}{k}{suffix(k)}'" for k in close]
         return f"did you mean {' or '.join(named)}?" if named else None
 
     def _folder_lesson(self, path: str) -> str | None:
         """A link to `folder/`, `folder/README.md` or `folder/index.md` (a GitHub or MkDocs habit): the
         lesson or page whose id is the folder's name, case, punctuation and a leading number aside (or very near it)."""
         written = PurePosixPath(unquote(path))
-        if path.endswith("/") or written.suffix != ".md":
+        if path.endswith("/") or not written.suffix:
             folder = written.name
         elif written.stem.lower() in ("readme", "index"):
             folder = written.parent.name

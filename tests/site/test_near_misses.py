@@ -48,6 +48,17 @@ def test_a_page_id_near_others_names_them_and_only_them(tmp_path, capsys, link, 
     assert fix_for(tmp_path, capsys, f"See [it](../pages/{link}).\n", pages) == fix
 
 
+def test_a_notebook_link_in_another_spelling_names_the_notebook(tmp_path, capsys):
+    """Jupyter courses name files '05.06-Linear-Regression.ipynb'; the lesson's id is '05-06-linear-regression'."""
+    import nbformat
+    from nbformat.v4 import new_notebook, new_raw_cell
+
+    book = nbformat.writes(new_notebook(cells=[new_raw_cell('+++\ntitle = "Regression"\n+++')])).encode()
+    fix = fix_for(tmp_path, capsys, "See [it](../pages/05.06-Linear-Regression.ipynb).\n",
+                  {"pages/05-06-linear-regression.ipynb": book})
+    assert fix == "did you mean '../pages/05-06-linear-regression.ipynb'?"
+
+
 @pytest.mark.parametrize("link", ["../03-One/README.md", "../2024-one/readme.md", "../One/index.md", "../03_one/",
                                   "../one-/", "../ones/"])
 def test_a_link_to_a_folder_or_its_readme_names_the_lesson(tmp_path, capsys, link):

@@ -1,5 +1,6 @@
-"""The formula corpus (tests/fixtures/math) as Chromium lays it out: equation numbers and tags stand in one
-column at the right edge of the text, as LaTeX sets them, whatever the width of their formula."""
+"""Formulas and code as Chromium lays them out: in the formula corpus (tests/fixtures/math) equation numbers and
+tags stand in one column at the right edge of the text, as LaTeX sets them, whatever the width of their
+formula; a long code span breaks rather than widen a phone's page."""
 
 from __future__ import annotations
 
@@ -37,5 +38,21 @@ def test_equation_numbers_stand_in_one_column_at_the_right_edge(browser, corpus_
         assert len(edges) >= 5, edges  # the corpus numbers equations, tags some, in formulas of many widths
         for number, box in edges:
             assert box - 2 <= number <= box + 0.5, (number, box)
+    finally:
+        page.close()
+
+
+def test_a_long_code_span_breaks_instead_of_widening_a_phones_page(browser, tmp_path):
+    from tests.site.helpers import mini_course
+
+    body = ("Call `tf.keras.applications.xception.preprocess_input()` or "
+            "`scaler.inverse_transform(scaler.fit_transform(X_train_full))` first.\n")
+    content = mini_course(tmp_path, **{"lessons/two.md": '+++\ntitle = "Two"\nmodule = 2\ntrack = "t"\n+++\n' + body})
+    result = build_in_subprocess(content, tmp_path / "frames", tmp_path / "site")
+    assert result.returncode == 0, result.stderr
+    page = browser.new_page(viewport={"width": 375, "height": 800})
+    try:
+        page.goto((tmp_path / "site" / "two.html").as_uri())
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375
     finally:
         page.close()

@@ -113,6 +113,11 @@ class Lesson:
         """The place of the front matter's line `line` (counted as in a markdown file: '+++' is line 1)."""
         return self.notebook.front_where(line) if self.notebook else f"line {line}"
 
+    @property
+    def front_file(self) -> str:
+        """The file holding the front matter, for messages: the lesson's, or a notebook's <id>.toml beside it."""
+        return (self.notebook.front_file if self.notebook else "") or display_path(self.path)
+
 
 class Course:
     def __init__(self, config: CourseFile, lessons: list[Lesson], unreadable: set[str], pages: list[Lesson]):
@@ -181,7 +186,7 @@ def load_lesson(path: Path, problems: list[Problem], schema: type[Strict] = Fron
         if read is None:
             return None
         (front, body, parts), body_line = read, 1
-        where = parts.front_where
+        where, shown = parts.front_where, parts.front_file or shown  # front matter problems name its file
     else:
         try:
             text = path.read_text(encoding="utf-8")
@@ -287,7 +292,7 @@ def read_course(root: Path) -> tuple[Course | None, list[Problem]]:
     position = {lesson.id: n for n, lesson in enumerate(ordered)}
     modules: dict[int, str] = {}
     for lesson in ordered:
-        shown, meta = display_path(lesson.path), lesson.meta
+        shown, meta = lesson.front_file, lesson.meta  # every problem here is in the front matter
 
         def line(*loc: str) -> str:  # only when a problem needs its line
             found = key_line(lesson.front, loc, 1)

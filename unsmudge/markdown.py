@@ -228,6 +228,19 @@ class JupyterHeadingIds(Treeprocessor):
                     heading.insert(0, anchor)
 
 
+class NotebookTitle(Treeprocessor):
+    """A notebook's first heading, when it is a level-1 heading saying the lesson's title (case and surrounding
+    spaces aside), is left out: the page shows the title above the body, and would show it twice."""
+
+    def run(self, root: etree.Element) -> None:
+        if not self.md.unsmudge_notebook:
+            return
+        first = next((child for child in root if child.tag in HEADINGS), None)
+        title = self.md.unsmudge_notebook.meta.title.strip().casefold()
+        if first is not None and first.tag == "h1" and _heading_text(first).strip().casefold() == title:
+            _remove(root, first)
+
+
 def _heading_text(heading: etree.Element) -> str:
     """A heading's words, without the permalink the toc extension adds."""
     parts = [heading.text or ""]
@@ -303,6 +316,7 @@ class LessonRenderer:
         self.md.treeprocessors.register(FormulaMarks(self.md), "unsmudge-formulas", 15)  # after inline (20)
         self.md.treeprocessors.register(FootnoteBackLinks(self.md), "unsmudge-footnote-back-links", 2)
         self.md.treeprocessors.register(JupyterHeadingIds(self.md), "unsmudge-jupyter-heading-ids", 1.5)
+        self.md.treeprocessors.register(NotebookTitle(self.md), "unsmudge-notebook-title", 1.4)
         self.md.treeprocessors.register(LinkRules(self.md, self), "unsmudge-links", 1)
 
     def warm(self, lessons) -> None:
@@ -332,7 +346,8 @@ class LessonRenderer:
         self.folder = lesson.path.parent.resolve()  # links are relative to the lesson's file
         self.md.reset()
         self.md.unsmudge_demos, self.md.unsmudge_formulas, self.md.unsmudge_fence_problems = [], [], []
-        self.md.unsmudge_raw_tex, self.md.unsmudge_notebook = [], bool(lesson.notebook)
+        self.md.unsmudge_raw_tex = []
+        self.md.unsmudge_notebook = lesson if lesson.notebook else None  # for the notebook's own rules
         html = self.md.convert(lesson.body)
         if lesson.notebook:  # each code cell and its outputs, made by unsmudge.notebook
             html = NOTEBOOK_CELL.sub(lambda m: lesson.notebook.inserts[m[1]], html)

@@ -7,8 +7,10 @@ outputs go in as a marker that the renderer replaces with the HTML made here. Ma
 into the body as markdown, inside the cell (`<div markdown="1">`, md_in_html), so they are rendered and checked
 like the lesson's own and problems in them name the cell and the output. A notebook is untrusted:
 HTML outputs are sanitised (nh3: no script, style, event handler or other host's image reaches the
-page), widgets fall back to their static form, pictures become files under assets/outputs/ named by
-their content, and an output too large for a page is a problem.
+page); widgets, and HTML outputs that only work with a script (an animation, a Plotly or Bokeh figure), fall
+back to their static form; pictures become files under assets/outputs/ named by their content, and an output
+too large for a page is a problem. A first heading that repeats the lesson's title is left out (the page
+shows the title).
 """
 
 from __future__ import annotations
@@ -29,6 +31,11 @@ PICTURES = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/
 WIDGET = "application/vnd.jupyter.widget-view+json"
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 FRONT = re.compile(r"\A\s*\+\+\+[ \t]*\n(.*?)\n\+\+\+[ \t]*(\n|\Z)", re.S)
+# HTML that does nothing without a script, or shows another page: sanitised, it would be an empty frame
+NEEDS_SCRIPT = re.compile(r"<(script|iframe)\b", re.I)
+# a repr that names an object and says nothing of it: <IPython.core.display.HTML object>, <... at 0x7f...>
+BARE_REPR = re.compile(r"\s*<[^<>\n]*>\s*")
+IMG = re.compile(r'<img\b(?:\s+[^\s=/>]+(?:="[^"]*")?)*\s*/?>')  # as nh3 writes it: values in "..."
 
 
 @dataclass
@@ -41,6 +48,7 @@ class Parts:
     files: dict[str, bytes] = field(default_factory=dict)
     cells: list[tuple[int, int]] = field(default_factory=list)  # (first body line index, cell number)
     front_cell: int = 0  # the cell holding the front matter, 0 when it is beside the notebook
+    front_file: str = ""  # the file holding the front matter when it is beside the notebook (<id>.toml)
     # (first body line index, line index past it, cell number, output number) of each markdown or LaTeX output
     outputs: list[tuple[int, int, int, int]] = field(default_factory=list)
     extra: int = 0  # markers past the cells' own numbers (a cell split around its markdown outputs)
@@ -92,7 +100,15 @@ def read(path: Path, shown: str, problems: list[Problem]) -> tuple[str, str, Par
     else:
         beside = path.with_suffix(".toml")
         if beside.is_file():
-            front = beside.read_text(encoding="utf-8")
+            from unsmudge.problems import display_path
+
+            parts.front_file = display_path(beside)
+            try:
+                front = beside.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as err:
+                problems.append(Problem(parts.front_file, "", f"cannot read the front matter ({err})",
+                                        "save it as UTF-8 text"))
+                return None
     if front is None:
         problems.append(Problem(shown, "cell 1", "no front matter: the first cell must be a raw or markdown cell "
                                 f"holding the TOML front matter between '+++' lines, or {path.stem}.toml must "
@@ -198,17 +214,29 @@ def _output(output, number: int, shown: str, problems: list[Problem], parts: Par
     for mime, extension in PICTURES.items():
         if mime in data:
             return _picture(data[mime], mime, extension, output.get("metadata", {}).get(mime, {}), number, parts)
+    if WIDGET in data:
+        return _static(data, "An interactive widget: run the notebook to use it.")
     if "text/html" in data:
-        return _sanitised(_joined(data["text/html"]), number, shown, problems)
+        text = _joined(data["text/html"])
+        if NEEDS_SCRIPT.search(text):  # its pictures (an animation's frames) are in the script: the page runs none
+            return _static(data, "An interactive output: run the notebook to see it.")
+        return _sanitised(text, number, shown, problems)
     if "text/markdown" in data:
         return (_joined(data["text/markdown"]),)
     if "text/latex" in data:
         return (_joined(data["text/latex"]),)
     if "text/plain" in data:
         return f'<pre class="nb-result">{_text(_joined(data["text/plain"]))}</pre>'
-    if WIDGET in data:
-        return '<p class="nb-widget">An interactive widget: run the notebook to use it.</p>'
     return ""
+
+
+def _static(data: dict, note: str) -> str:
+    """What an interactive output shows without its script: its text when that says something (a picture,
+    had it one, came first), else `note`."""
+    text = _joined(data.get("text/plain", ""))
+    if text.strip() and not BARE_REPR.fullmatch(text):
+        return f'<pre class="nb-result">{_text(text)}</pre>'
+    return f'<p class="nb-widget">{html.escape(note)}</p>'
 
 
 def _joined(value) -> str:
@@ -235,14 +263,16 @@ def _sanitised(text: str, number: int, shown: str, problems: list[Problem]) -> s
     elsewhere: list[str] = []
 
     def keep(tag: str, attribute: str, value: str) -> str | None:
-        if tag == "img" and attribute == "src" and not value.startswith("data:"):
-            elsewhere.append(value)
+        if tag == "img" and attribute == "src" and not re.match(r"data:image/[^,]*,.", value.strip()):
+            if value.strip() and not value.strip().startswith("data:"):
+                elsewhere.append(value)
             return None
         return value
 
     clean = nh3.clean(text, attribute_filter=keep, url_schemes={"http", "https", "mailto", "data"},
                       set_tag_attribute_values={"a": {"target": "_blank"}},
                       clean_content_tags={"script", "style"})
+    clean = IMG.sub(lambda tag: tag[0] if re.search(r'\ssrc="[^"]', tag[0]) else "", clean)  # no broken pictures
     for url in elsewhere:
         problems.append(Problem(shown, f"cell {number}", f"an HTML output of the cell shows a picture from '{url}'",
                                 "clear that output, or embed the picture in the notebook "

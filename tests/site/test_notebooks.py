@@ -37,7 +37,7 @@ GOOD = notebook(
         new_output("execute_result", data={"text/plain": "2"}, execution_count=1)]),
     new_code_cell("table", outputs=[new_output("display_data", data={
         "text/html": "<style>td{color:red}</style><table class='dataframe'><tr><td onclick='steal()'>7</td></tr>"
-                     "</table><script>alert('x')</script><a href='https://example.org'>docs</a>",
+                     "</table><a href='javascript:alert(1)'>x</a><a href='https://example.org'>docs</a>",
         "text/plain": "table"})]),
     new_code_cell("plot()", outputs=[new_output("display_data", data={
         "image/png": base64.b64encode(PNG).decode(), "text/plain": "<Figure>"},
@@ -243,3 +243,75 @@ def test_pages_are_in_the_sitemap(tmp_path, capsys):
     code, err = build(tmp_path, content, capsys, "--base-url", "https://example.org/c/")
     assert code == 0, err
     assert "<loc>https://example.org/c/glossary.html</loc>" in (tmp_path / "site" / "sitemap.xml").read_text()
+
+
+# what matplotlib's jshtml animation leaves in a notebook, in short: a CDN stylesheet, the frames in a script,
+# an <img> the script fills, icons and radio buttons
+ANIMATION = ('<link rel="stylesheet" href="https://cdnjs.cloudflare.com/ajax/libs/font-awesome/4.4.0/css/'
+             'font-awesome.min.css">\n<script language="javascript">function Animation(frames) {}\n'
+             'var frames = ["data:image/png;base64,iVBORw0KGgo="];</script>\n<div class="animation">\n'
+             '  <img id="_anim_img7b">\n  <div class="anim-controls">\n'
+             '    <button onclick="anim7b.slower()"><i class="fa fa-minus"></i></button>\n'
+             '    <button onclick="anim7b.play_animation()"><i class="fa fa-play"></i></button>\n'
+             '  </div>\n  <form class="anim-state">\n'
+             '    <input type="radio" name="_anim_loop_select7b" id="_anim_radio1_7b" value="once">\n'
+             '    <label for="_anim_radio1_7b">Once</label>\n'
+             '    <input type="radio" name="_anim_loop_select7b" id="_anim_radio2_7b" value="loop" checked>\n'
+             '    <label for="_anim_radio2_7b">Loop</label>\n  </form>\n</div>')
+
+
+def test_html_outputs_that_need_a_script_show_their_static_form(tmp_path, capsys):
+    """An animation, a Plotly or Bokeh figure: its text when that says something, its picture, or a note."""
+    book = notebook(
+        new_code_cell("animate()", outputs=[new_output("execute_result", execution_count=1, data={
+            "text/html": ANIMATION, "text/plain": "<matplotlib.animation.FuncAnimation at 0x7ff8300d7bd0>"})]),
+        new_code_cell("plotly()", outputs=[new_output("display_data", data={
+            "text/html": '<div id="p1"></div><script src="https://cdn.plot.ly/plotly-2.js"></script>',
+            "image/png": base64.b64encode(PNG).decode()})]),
+        new_code_cell("bokeh()", outputs=[new_output("display_data", data={
+            "text/html": '<div id="b1"></div>\n<SCRIPT type="text/javascript">Bokeh.embed()</SCRIPT>',
+            "text/plain": "Figure(id='1001', title='Prices')"})]),
+        new_code_cell("frame", outputs=[new_output("display_data", data={
+            "text/html": "<table class='dataframe'><tr><td>7</td></tr></table><img id='x'><img src=''>",
+            "text/plain": "frame"})]))
+    code, err = build(tmp_path, course(tmp_path, book), capsys)
+    assert code == 0 and "problem" not in err, err
+    body = (tmp_path / "site" / "perceptron.html").read_text().split('<div class="lesson-body">')[1]
+    body = body.split("</article>")[0]
+    cells = [element(body[m.start():], '<div class="nb-cell">') for m in re.finditer('<div class="nb-cell">', body)]
+    assert len(cells) == 4
+    assert "run the notebook to see it" in cells[0]
+    for gone in ("<img", "<i>", "<i ", "Once", "Loop", "FuncAnimation", "<input", "<form", "fontawesome"):
+        assert gone not in cells[0], gone
+    assert re.search(r'<img src="assets/outputs/[0-9a-f]{16}\.png"', cells[1]) and "plotly" not in cells[1][200:]
+    assert "Figure(id=&#x27;1001&#x27;, title=&#x27;Prices&#x27;)" in cells[2] and "Bokeh.embed" not in cells[2]
+    assert "<table>" in cells[3] and "<td>7</td>" in cells[3]  # a table needs no script: kept as it is
+    for img in re.findall(r"<img\b[^>]*>", body):
+        assert re.search(r'\ssrc="[^"]+"', img), img  # no picture without a source
+
+
+def test_front_matter_beside_the_notebook_names_the_toml(tmp_path, capsys):
+    content = course(tmp_path, notebook(new_markdown_cell("Hi."), front=None))
+    toml = content / "lessons" / "perceptron.toml"
+    toml.write_text('title = "Perceptron"\nmodule = 3\ntrack = "nope"\n')
+    code, err = build(tmp_path, content, capsys)
+    assert code == 1 and "perceptron.toml: line 3, key 'track': unknown track 'nope'" in err, err
+    toml.write_text('title = "Perceptron"\nmodule = 3\ntrack = "t"\ncolour = "red"\n')
+    code, err = build(tmp_path, content, capsys)
+    assert code == 1 and "perceptron.toml: line 4, key 'colour'" in err, err
+    toml.write_text('title = "Perceptron"\nmodule = 3\ntrack = t\n')
+    code, err = build(tmp_path, content, capsys)
+    assert code == 1 and "perceptron.toml: line 3: invalid TOML" in err and "perceptron.ipynb" not in err, err
+
+
+@pytest.mark.parametrize("heading, shown", [
+    ("# perceptron ", False), ("Perceptron\n==========", False), ("# The perceptron", True),
+    ("## Perceptron", True)])
+def test_a_first_heading_that_repeats_the_title_is_left_out(tmp_path, capsys, heading, shown):
+    book = notebook(new_code_cell("x = 1"), new_markdown_cell(f"{heading}\n\nText.\n\n# Perceptron\n\nMore."))
+    code, err = build(tmp_path, course(tmp_path, book), capsys)
+    assert code == 0, err
+    page = (tmp_path / "site" / "perceptron.html").read_text()
+    body = page.split('<div class="lesson-body">')[1].split("</article>")[0]
+    assert "Text." in body and "More." in body
+    assert body.count("<h") - body.count("<hr") == (2 if shown else 1)  # a later heading is kept

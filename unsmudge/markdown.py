@@ -382,10 +382,13 @@ class LessonRenderer:
         for index, message in sorted(typeset.errors.items()):
             tex = found[index].tex
             used = [f"\\{name}" for name in self.macros if re.search(rf"\\{name}(?![A-Za-z])", tex)]
-            self.problem(_telling_line(tex), f"formula ${_shorten(tex)}$ cannot be typeset: {message}",
-                         "fix the TeX (Temml's supported functions: https://temml.org/docs/en/supported), "
-                         + (f"or the course macros it uses ({', '.join(used)}) under [math.macros] in course.toml"
-                            if used else "or define the macro under [math.macros] in course.toml"))
+            if "only in display mode" in message:  # $\begin{align*}...$, as notebooks write it
+                fix = "write it between '$$' lines, as a display formula, not between single dollars"
+            else:
+                fix = ("fix the TeX (Temml's supported functions: https://temml.org/docs/en/supported), "
+                       + (f"or the course macros it uses ({', '.join(used)}) under [math.macros] in course.toml"
+                          if used else "or define the macro under [math.macros] in course.toml"))
+            self.problem(_telling_line(tex), f"formula ${_shorten(tex)}$ cannot be typeset: {message}", fix)
             # marked where it is, like a broken link (a --keep-going site): a display formula stays a block
             shown = raw_html.MARK.format(raw_html.FORMULA_ERROR) + f" <code>{html_lib.escape(tex)}</code>"
             typeset.html[index] = (f'<p class="math-error">{shown}</p>' if found[index].display

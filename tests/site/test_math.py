@@ -116,6 +116,8 @@ LESSON = '+++\ntitle = "Two"\nmodule = 2\ntrack = "t"\n+++\nFirst line.\n\n{body
      ["lessons/two.md: line 9", "cannot be typeset", "\\undefinedthing", "[math.macros]"]),
     ("See $\\eqref{eq:nowhere}$.",
      ["lessons/two.md: line 8", "no numbered equation on this page has the label"]),
+    ("As notebooks write it: $\\begin{align*}\na &= b\n\\end{align*}$",  # a display environment in single $
+     ["lessons/two.md: line 9", "only in display mode", "fix: write it between '$$' lines, as a display formula"]),
 ])
 def test_a_formula_the_renderer_rejects_is_a_problem(tmp_path, capsys, body, expected):
     content = mini_course(tmp_path, **{"lessons/two.md": LESSON.format(body=body)})

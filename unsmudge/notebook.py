@@ -9,8 +9,7 @@ like the lesson's own and problems in them name the cell and the output. A noteb
 HTML outputs are sanitised (nh3: no script, style, event handler or other host's image reaches the
 page); widgets, and HTML outputs that only work with a script (an animation, a Plotly or Bokeh figure), fall
 back to their static form; pictures become files under assets/outputs/ named by their content, and an output
-too large for a page is a problem. A first heading that repeats the lesson's title is left out (the page
-shows the title).
+too large for a page is a problem.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from unsmudge.problems import Problem
+from unsmudge.problems import Problem, display_path
 
 MAX_OUTPUT = 2_000_000  # bytes one output may bring to a page
 MAX_OUTPUTS = 10_000_000  # bytes all outputs of one notebook may bring
@@ -56,14 +55,14 @@ class Parts:
     def where(self, index: int) -> str:
         for start, end, cell, output in self.outputs:
             if start <= index < end:  # a stored output has no line the author wrote
-                return f"cell {cell}, output {output}"
+                return _output_place(cell, output)
         start, cell = max(((s, c) for s, c in self.cells if s <= index), default=(0, 1))
         return f"cell {cell}, line {index - start + 1}"
 
-    @staticmethod
-    def fix(where: str, fix: str) -> str:
-        """The fix for a problem at `where`: one in a stored output is fixed by re-running the notebook."""
-        if not re.fullmatch(r"cell \d+, output \d+", where):
+    def fix(self, where: str, fix: str) -> str:
+        """The fix for a problem at `where` (as `where` writes it): one in a stored output is fixed by re-running
+        the notebook."""
+        if where not in {_output_place(cell, output) for _, _, cell, output in self.outputs}:
             return fix
         return (f"the output is what the code gave when the notebook last ran: change the code ({fix}) and re-run "
                 "the notebook, or clear the output; then save the notebook")
@@ -80,6 +79,10 @@ class Parts:
 def marker(number: int) -> str:
     return f"unsmudgecell{number}x"
 
+
+
+def _output_place(cell: int, output: int) -> str:
+    return f"cell {cell}, output {output}"
 
 def read(path: Path, shown: str, problems: list[Problem]) -> tuple[str, str, Parts] | None:
     """(front matter TOML, markdown body, parts) of the notebook at `path`, or None (problems added)."""
@@ -100,8 +103,6 @@ def read(path: Path, shown: str, problems: list[Problem]) -> tuple[str, str, Par
     else:
         beside = path.with_suffix(".toml")
         if beside.is_file():
-            from unsmudge.problems import display_path
-
             parts.front_file = display_path(beside)
             try:
                 front = beside.read_text(encoding="utf-8")

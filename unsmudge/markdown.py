@@ -381,10 +381,10 @@ class LessonRenderer:
         typeset = typesetter.page(found)
         for index, message in sorted(typeset.errors.items()):
             tex = found[index].tex
-            used = [f"\\{name}" for name in self.macros if re.search(rf"\\{name}(?![A-Za-z])", tex)]
             if "only in display mode" in message:  # $\begin{align*}...$, as notebooks write it
                 fix = "write it between '$$' lines, as a display formula, not between single dollars"
             else:
+                used = [f"\\{name}" for name in self.macros if re.search(rf"\\{name}(?![A-Za-z])", tex)]
                 fix = ("fix the TeX (Temml's supported functions: https://temml.org/docs/en/supported), "
                        + (f"or the course macros it uses ({', '.join(used)}) under [math.macros] in course.toml"
                           if used else "or define the macro under [math.macros] in course.toml"))
@@ -406,7 +406,7 @@ class LessonRenderer:
         would take its links."""
         if "<mtr id=" not in page:
             return
-        ids = collections.Counter(IDS.findall(page))
+        ids = collections.Counter(_id_list(page))
         texs = [f.tex for f in found]
         for index, html in enumerate(typeset):
             for label_id in LABEL_ID.findall(html):
@@ -654,13 +654,18 @@ def check_anchors(path_of: dict[str, Path], converted: dict[str, Converted]) -> 
 
 
 def _ids(html: str) -> set[str]:
-    """The page's ids, as links name them ('a&b', not 'a&amp;b'). A plain search for 'id="' and a look at the
-    character before it: 20 times faster than a regex starting with \\b, which is tried at every position."""
-    found = set()
+    return set(_id_list(html))
+
+
+def _id_list(html: str) -> list[str]:
+    """The page's ids in order, a repeated one as often as it is given, as links name them ('a&b', not
+    'a&amp;b'). A plain search for 'id="' and a look at the character before it: 20 times faster than a regex
+    starting with \\b, which is tried at every position."""
+    found = []
     for match in IDS.finditer(html):
         before = html[match.start() - 1] if match.start() else " "
         if not (before.isalnum() or before == "_"):
-            found.add(html_lib.unescape(match[1]))
+            found.append(html_lib.unescape(match[1]))
     return found
 
 

@@ -1,9 +1,9 @@
 """Formulas: the TeX in lessons, typeset to MathML when the site is built.
 
-Temml (vendored: unsmudge/vendor/temml.min.js) runs in V8 through mini-racer, which is started only when
-a page has a formula, once per process. Its MathML is laid out by the browser with the Latin Modern Math
-font the theme ships (`static/math/`), read out by screen readers, and printed: no script on the page.
-What Temml leaves to a script in the browser is done here instead, page by page:
+Temml (vendored: unsmudge/vendor/temml.min.js) runs in V8 through mini-racer, in a process of its own
+(`Engine`), started only when a course has formulas, once per build process. Its MathML is laid out by the
+browser with the Latin Modern Math font the theme ships (`static/math/`), read out by screen readers, and
+printed: no script on the page. What Temml leaves to a script in the browser is done here instead, page by page:
 - equation numbers are written into the page (Temml counts them with a CSS counter);
 - `\\ref` and `\\eqref` get their numbers, and one naming a label the page lacks is a problem;
 - inline styles become classes (the page's CSP forbids inline styles); the rules go into the site's
@@ -14,19 +14,21 @@ the macros and the formula: a later build, or another course, typesets a formula
 starting V8, and gets the bytes Temml would give. UNSMUDGE_CACHE names another folder; set empty, no cache.
 
 A build hands each page's formulas to one `Typesetter` as the page is converted; its thread looks them up in
-the store and runs V8 for the rest, beside the markdown of the pages that follow (V8 runs in a native thread
-of its own and needs no GIL), so V8's start and Temml's work overlap the build instead of adding to it.
+the store and sends the rest to the engine, beside the markdown of the pages that follow. Why a process and
+not a thread: a first build starts it (`start_engine`) while it reads the course, on the CPU that is idle then,
+where importing mini-racer and starting V8 would hold this process's GIL; and the build process, never
+running V8, can fork its workers in every build (`serve` builds again and again).
 """
 
 from __future__ import annotations
 
-import atexit
 import functools
 import hashlib
 import json
 import os
 import queue
 import re
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,65 +68,103 @@ class Typeset:
     styles: set[str]
 
 
-_engine = None  # (pid, MiniRacer) once this process has started V8
 _thread_lock = threading.Lock()
 # Temml's answers by macros, then formula: a course writes $x$ or $\theta$ on page after page
 _typeset: dict[str, dict[Formula, tuple[bool, str]]] = {}
 
 
-def engine_running() -> bool:
-    """True when this process has started V8: forking then would hand the children a broken engine."""
-    return _engine is not None
-
-
-def _context():
-    """V8 with Temml, started by the first formula to typeset; called only in the typesetting thread."""
-    global _engine
-    if _engine is None or _engine[0] != os.getpid():
-        try:
-            from py_mini_racer import MiniRacer  # only when a page has math: V8 costs ~0.2 s to start
-
-            context = MiniRacer()
-            context.eval(TEMML.read_text(encoding="utf-8"))
-            context.eval(TYPESET_PAGE)
-        except Exception as err:  # mini-racer missing or broken: a problem for the build to report
-            raise EngineFailed(f"V8 could not start: {type(err).__name__}: {err}") from None
-        _engine = (os.getpid(), context)
-    return _engine[1]
-
-
 class EngineFailed(Exception):
-    """V8 could not start: mini-racer missing or broken, or the machine out of memory."""
+    """V8 could not start (mini-racer missing or broken, the machine out of memory), or its process died."""
+
+
+class Engine:
+    """V8 with Temml, in a child process: `typeset` sends it formulas and waits for its answers. Its process
+    is a daemon: it ends when this one does, or when this one closes the pipe."""
+
+    def __init__(self):
+        import multiprocessing  # only for a course with formulas
+
+        # fork on Linux: no interpreter to start; elsewhere a fresh one
+        context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+        self.pipe, theirs = context.Pipe()
+        self.process = context.Process(target=_engine_process, args=(theirs,), name="unsmudge-v8", daemon=True)
+        self.process.start()
+        theirs.close()
+        self.lock = threading.Lock()  # one question at a time: serve's threads share the engine
+
+    def typeset(self, formulas: str, macros: str) -> str:
+        """`formulas`: JSON [[tex, display], ...]; `macros`: JSON {name: body}. Returns JSON
+        [[true, mathml] | [false, message], ...], one per formula."""
+        with self.lock:
+            try:
+                self.pipe.send_bytes(f"{formulas}\0{macros}".encode())  # JSON holds no raw NUL
+                answer = self.pipe.recv_bytes().decode()
+            except (EOFError, OSError):
+                self.process.join(1)
+                raise EngineFailed(f"V8's process stopped (exit code {self.process.exitcode})") from None
+        if answer.startswith("\0"):
+            raise EngineFailed(answer[1:])
+        return answer
+
+
+def _engine_process(pipe) -> None:
+    """The engine's process: V8 with Temml, answering one question after another until the pipe closes."""
+    context, failure = None, ""
+    try:
+        # mini-racer's default --single-threaded: with V8's compiler and collector on threads of their own,
+        # Temml alone runs faster, but a build's CPUs are all busy and it takes 6 % more CPU time
+        from py_mini_racer import MiniRacer
+
+        context = MiniRacer()
+        context.eval(TEMML.read_text(encoding="utf-8"))
+        context.eval(TYPESET_PAGE)
+    except Exception as err:  # mini-racer missing or broken: the build reports it
+        failure = f"V8 could not start: {type(err).__name__}: {err}"
+    while True:
+        try:
+            formulas, macros = pipe.recv_bytes().decode().split("\0")
+        except EOFError:
+            break
+        if not failure:
+            try:
+                answer = context.call("typesetPage", formulas, json.loads(macros))
+            except Exception as err:  # V8 out of memory, say: a message for the build, not a traceback here
+                failure = f"V8 failed: {type(err).__name__}: {err}"
+        pipe.send_bytes((f"\0{failure}" if failure else answer).encode())
+    if context is not None:
+        context.close()  # in the thread that made it: mini-racer crashes otherwise, and an open one blocks exit
+
+
+_engine: tuple[int, Engine] | None = None  # this process's engine, once started (forked workers have none)
+
+
+def start_engine() -> Engine:
+    """This process's engine, started now if it is not: a build calls it early when every formula will need V8."""
+    global _engine
+    with _thread_lock:
+        if _engine is None or _engine[0] != os.getpid():
+            _engine = (os.getpid(), Engine())
+        return _engine[1]
 
 
 _thread = None  # (pid, job queue) once this process has started its typesetting thread
 
 
 def _in_typesetting_thread(job) -> None:
-    """Runs `job` in this process's typesetting thread, the one thread that starts V8 and closes it at exit:
-    mini-racer crashes when a context is closed by another thread than the one that made it, and an open
-    context keeps the interpreter from exiting."""
+    """Runs `job` in this process's typesetting thread, which waits for the engine while the build goes on."""
     global _thread
     with _thread_lock:
         if _thread is None or _thread[0] != os.getpid():
             jobs = queue.SimpleQueue()
             thread = threading.Thread(target=_run_jobs, args=(jobs,), name="unsmudge-typesetter", daemon=True)
             thread.start()
-            atexit.register(_stop, jobs, thread)
             _thread = (os.getpid(), jobs)
         _thread[1].put(job)
 
 
 def _run_jobs(jobs: queue.SimpleQueue) -> None:
-    while (job := jobs.get()) is not None:
-        job()
-    if engine_running():
-        _engine[1].close()
-
-
-def _stop(jobs: queue.SimpleQueue, thread: threading.Thread) -> None:
-    jobs.put(None)
-    thread.join()
+    while True:
+        jobs.get()()
 
 
 class Store:
@@ -141,6 +181,8 @@ class Store:
 
     def fill(self, answers: dict[Formula, tuple[bool, str]], macros: str, wanted: list[Formula]) -> list[Formula]:
         """Puts the stored answers among `answers`; returns the formulas still to typeset."""
+        if self.db is None and not self.path.exists():
+            return wanted  # nothing kept yet: no need to import sqlite3 and make the file before V8 starts
         import sqlite3
 
         keys = {self._key(macros, f): f for f in wanted}
@@ -198,6 +240,12 @@ def store() -> Store | None:
             folder = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "unsmudge")
         _store = (os.getpid(), Store(Path(folder)) if folder else None)
     return _store[1]
+
+
+def all_new() -> bool:
+    """True when no formula can come from the store (none kept yet, or no store): every one needs V8."""
+    disk = store()
+    return disk is None or not disk.path.exists()
 
 
 class Typesetter:
@@ -260,7 +308,7 @@ class Typesetter:
                     batch = disk.fill(self.answers, self.macros_key, batch)
                 if batch:
                     formulas = json.dumps([[f.tex, f.display] for f in batch])
-                    done = json.loads(_context().call("typesetPage", formulas, self.known))
+                    done = json.loads(start_engine().typeset(formulas, self.macros_key))
                     self.answers.update(zip(batch, done))
                     self.new += zip(batch, done)
         except BaseException as err:  # raised in the build's thread by finish()

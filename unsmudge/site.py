@@ -25,7 +25,8 @@ from pydantic import ValidationError
 
 from unsmudge import formulas
 from unsmudge.course import RESERVED, CourseFile, Lesson, load_lesson, read_course
-from unsmudge.markdown import DEMO_MARK, Converted, Draft, LessonRenderer, check_anchors, fence_line
+from unsmudge.markdown import (DEMO_MARK, Converted, Draft, LessonRenderer, check_anchors, fence_line,
+                               might_have_formulas)
 from unsmudge.problems import Problem, ProblemsFound, display_path, ordered
 from unsmudge.search import search_script
 from unsmudge.theme import LIVE, Theme
@@ -64,6 +65,8 @@ class Builder:
         self.course, problems = read_course(self.content)
         if self.course is None:
             raise ProblemsFound(problems, "the course file cannot be read" if self.options.keep_going else "")
+        if formulas.all_new() and any(might_have_formulas(d.body) for d in self.course.lessons + self.course.pages):
+            formulas.start_engine()  # V8 starts while this process reads and converts
         if self.options.base_url is not None:
             try:
                 self.course.config = _with_base_url(self.course.config, self.options.base_url)
@@ -155,8 +158,7 @@ class Builder:
 
         jobs = min(self.options.jobs or _cpus(), len(lessons) // MIN_PER_JOB)
         try:
-            # fork is safe on Linux, but not once this process has started V8 for formulas (an earlier build)
-            if jobs < 2 or sys.platform != "linux" or formulas.engine_running():
+            if jobs < 2 or sys.platform != "linux":  # fork: safe on Linux (V8 runs in a process of its own)
                 for index, lesson in enumerate(lessons):
                     drafted(index, [self.renderer.draft(lesson)])
                     finish()
@@ -166,7 +168,6 @@ class Builder:
                 self.renderer.warm(lessons)
                 context = multiprocessing.get_context("fork")
                 _BUILDER, _NEXT = self, context.Value("q", 0)
-                # the workers are forked here, before the typesetting thread can start V8 (a first formula)
                 with context.Pool(jobs - 1) as pool:
                     tasks = [pool.apply_async(_draft_next, callback=lambda result: drafted(*result))
                              for _ in range(-(-len(lessons) // CHUNK))]  # enough for the workers to take every lesson

@@ -279,7 +279,7 @@ def test_a_later_build_takes_its_formulas_from_the_store_without_starting_v8(tmp
     (tmp_path / "b").mkdir()
     store_course(tmp_path / "b", monkeypatch)
     monkeypatch.setenv("UNSMUDGE_CACHE", str(tmp_path / "a" / "cache"))
-    monkeypatch.setattr(formulas, "_context", lambda: pytest.fail("V8 was started for a stored formula"))
+    monkeypatch.setattr(formulas, "start_engine", lambda: pytest.fail("V8 was started for a stored formula"))
     code, err = build(tmp_path / "b", tmp_path / "b" / "content", capsys)
     assert code == 0, err
     assert tree(tmp_path / "b" / "site") == first
@@ -342,39 +342,71 @@ def test_two_builds_give_the_same_bytes(tmp_path):
     assert tree(tmp_path / "a") == tree(tmp_path / "b")
 
 
-class Forked(Exception):
-    pass
+def test_a_first_build_starts_v8_before_it_converts_a_lesson_and_a_course_without_formulas_never(
+        tmp_path, capsys, monkeypatch):
+    """With nothing stored, every formula needs V8: its process starts while the course is read, not at the
+    first formula found. A course with no formula starts none."""
+    from unsmudge import formulas
+    from unsmudge.markdown import LessonRenderer, might_have_formulas
+
+    events = []
+    real_start, real_draft = formulas.start_engine, LessonRenderer.draft
+    monkeypatch.setattr(formulas, "start_engine", lambda: events.append("start") or real_start())
+    monkeypatch.setattr(LessonRenderer, "draft", lambda self, lesson: events.append("draft") or real_draft(self, lesson))
+    code, err = build(tmp_path / "a", store_course(tmp_path / "a", monkeypatch), capsys)
+    assert code == 0 and events[0] == "start" and "<math" in (tmp_path / "a" / "site" / "two.html").read_text(), err
+    events.clear()
+    monkeypatch.setenv("UNSMUDGE_CACHE", str(tmp_path / "b" / "cache"))  # nothing stored again
+    monkeypatch.setattr(formulas, "_store", None)
+    code, err = build(tmp_path / "b", mini_course(tmp_path / "b", **{"lessons/two.md": STORED.split("$")[0]}), capsys)
+    assert code == 0 and "start" not in events and "draft" in events, err
+    assert might_have_formulas("Then $\\sigma$.") and might_have_formulas("$$\nx\n$$")
+    assert might_have_formulas("\\[ x \\]") and might_have_formulas("\\begin{align} x \\end{align}")
+    assert not might_have_formulas("It costs $5, or $10 with the book.")
 
 
-def test_once_v8_runs_in_this_process_lessons_convert_without_forking(tmp_path, monkeypatch):
-    """V8 does not survive fork (its threads stay behind): once a process has started it (an earlier build
-    in `serve` or a test), its later builds convert in-process."""
-    import multiprocessing
+def _builds_in_a_fresh_process(content: str) -> None:
+    """In a fresh interpreter: a build with a worker, one without, and one with a worker again."""
+    import sys
+    from multiprocessing.context import ForkContext
 
+    os.environ["UNSMUDGE_CACHE"] = ""  # no stored answers: V8 typesets them all, every build
     from unsmudge import formulas
     from unsmudge.site import Builder, Options
 
-    ids = ", ".join(f'"l{n:02d}"' for n in range(40))
-    (tmp_path / "course.toml").write_text(f'title = "C"\nlessons = [{ids}]\n[[tracks]]\nid = "t"\ntitle = "T"\n')
-    (tmp_path / "lessons").mkdir()
+    main, real_start, real_pool, pools = os.getpid(), formulas.start_engine, ForkContext.Pool, []
+
+    def start_engine():
+        assert os.getpid() == main, "a forked worker asked for V8"
+        return real_start()
+
+    def pool(self, *args, **kwargs):
+        pools.append(args)
+        return real_pool(self, *args, **kwargs)
+
+    formulas.start_engine, ForkContext.Pool = start_engine, pool
+    forked = Builder(Options(content=Path(content), jobs=2)).gather()
+    assert "py_mini_racer" not in sys.modules  # V8 runs in the engine's process, not in the build's
+    formulas._typeset.clear()
+    assert Builder(Options(content=Path(content), jobs=1)).gather() == forked
+    formulas._typeset.clear()
+    assert Builder(Options(content=Path(content), jobs=2)).gather() == forked
+    assert len(pools) == 2  # a build after one that typeset formulas still forks its worker
     for n in range(40):
-        front = f'+++\ntitle = "L{n}"\nmodule = {n}\ntrack = "t"\n+++\n'
-        (tmp_path / "lessons" / f"l{n:02d}.md").write_text(front + f"$x_{{{n}}}$\n")
+        page = forked[f"l{n:02d}.html"].decode()
+        assert f"<mn>{n}</mn>" in page and page.count("<math") == 3, n
 
-    def no_fork(method):
-        raise Forked(method)
 
-    monkeypatch.setattr(multiprocessing, "get_context", no_fork)
-    monkeypatch.setattr(formulas, "_store", (os.getpid(), None))  # no stored answers: V8 typesets
-    typesetter = formulas.Typesetter({})
-    typesetter.add([formulas.Formula("x", False)])
-    typesetter.finish()  # V8 runs in this process now
-    assert formulas.engine_running()
-    files = Builder(Options(content=tmp_path, jobs=2)).gather()
-    assert b"<math" in files["l39.html"]
-    monkeypatch.setattr(formulas, "engine_running", lambda: False)  # the same build would fork without V8
-    with pytest.raises(Forked):
-        Builder(Options(content=tmp_path, jobs=2)).gather()
+def test_v8_runs_in_a_process_of_its_own_so_every_build_forks_its_workers(tmp_path):
+    """With a worker, every lesson still gets its own formulas (the lessons are shared out a few at a time)
+    and the same bytes as a build in one process; V8 runs in neither, so the next build forks again."""
+    import multiprocessing
+
+    content = many_lessons(tmp_path / "content")
+    process = multiprocessing.get_context("spawn").Process(target=_builds_in_a_fresh_process, args=(str(content),))
+    process.start()
+    process.join(120)
+    assert process.exitcode == 0  # the assertion that failed, if any, is in the captured stderr
 
 
 def test_the_preview_re_renders_a_formula_edit_and_rebuilds_for_a_new_style(tmp_path):
@@ -421,40 +453,6 @@ def many_lessons(folder: Path, count: int = 40) -> Path:
     return folder
 
 
-def _forked_and_in_process(content: str) -> None:
-    """In a fresh interpreter (V8 not started, so the build forks): a build with a worker, then one without."""
-    os.environ["UNSMUDGE_CACHE"] = ""  # no stored answers: V8 typesets them all
-    from unsmudge import formulas
-    from unsmudge.site import Builder, Options
-
-    main, real_context = os.getpid(), formulas._context
-
-    def context():
-        assert os.getpid() == main, "a forked worker started V8"
-        return real_context()
-
-    formulas._context = context
-    forked = Builder(Options(content=Path(content), jobs=2)).gather()
-    assert formulas.engine_running()  # typeset here, in the build's process
-    formulas._typeset.clear()
-    assert Builder(Options(content=Path(content), jobs=1)).gather() == forked
-    for n in range(40):
-        page = forked[f"l{n:02d}.html"].decode()
-        assert f"<mn>{n}</mn>" in page and page.count("<math") == 3, n
-
-
-def test_forked_workers_only_draft_and_this_process_typesets_every_formula(tmp_path):
-    """With a worker, every lesson still gets its own formulas (the lessons are shared out a few at a time)
-    and the same bytes as a build in one process; V8 runs only in the build's process."""
-    import multiprocessing
-
-    content = many_lessons(tmp_path / "content")
-    process = multiprocessing.get_context("spawn").Process(target=_forked_and_in_process, args=(str(content),))
-    process.start()
-    process.join(120)
-    assert process.exitcode == 0  # the assertion that failed, if any, is in the captured stderr
-
-
 def test_formulas_are_typeset_in_a_thread_while_the_build_goes_on(monkeypatch):
     """`add` hands the formulas to the typesetting thread and returns at once; `finish` waits for them, and
     raises what went wrong there."""
@@ -465,14 +463,14 @@ def test_formulas_are_typeset_in_a_thread_while_the_build_goes_on(monkeypatch):
     monkeypatch.setattr(formulas, "_store", (os.getpid(), None))
     monkeypatch.setattr(formulas, "_typeset", {})
     release, callers = threading.Event(), []
-    real_context = formulas._context
+    real_start = formulas.start_engine
 
-    def slow_context():
+    def slow_start():
         callers.append(threading.current_thread())
         assert release.wait(10)
-        return real_context()
+        return real_start()
 
-    monkeypatch.setattr(formulas, "_context", slow_context)
+    monkeypatch.setattr(formulas, "start_engine", slow_start)
     typesetter = formulas.Typesetter({})
     found = [formulas.Formula("a^2", False), formulas.Formula("b", True)]
     typesetter.add(found)  # returns while V8 is held back
@@ -483,14 +481,31 @@ def test_formulas_are_typeset_in_a_thread_while_the_build_goes_on(monkeypatch):
     typeset = typesetter.page(found)
     assert "<msup>" in typeset.html[0] and typeset.html[1].startswith('<div class="math-display"')
 
-    def broken_context():
+    def broken_start():
         raise RuntimeError("V8 is gone")
 
-    monkeypatch.setattr(formulas, "_context", broken_context)
+    monkeypatch.setattr(formulas, "start_engine", broken_start)
     typesetter = formulas.Typesetter({})
     typesetter.add([formulas.Formula("c", False)])
     with pytest.raises(RuntimeError, match="V8 is gone"):
         typesetter.finish()
+
+
+def test_an_engine_that_died_is_a_problem_not_a_hang(monkeypatch):
+    from unsmudge import formulas
+    from unsmudge.problems import ProblemsFound
+
+    monkeypatch.setattr(formulas, "_store", (os.getpid(), None))
+    monkeypatch.setattr(formulas, "_typeset", {})
+    monkeypatch.setattr(formulas, "_engine", None)  # a process of this test's own, killed below
+    engine = formulas.start_engine()
+    engine.process.kill()
+    engine.process.join(10)
+    typesetter = formulas.Typesetter({})
+    typesetter.add([formulas.Formula("d", False)])
+    with pytest.raises(ProblemsFound) as raised:
+        typesetter.finish()
+    assert "formulas cannot be typeset: V8's process stopped (exit code -9)" in str(raised.value.problems[0])
 
 
 def test_a_broken_mini_racer_is_a_problem_not_a_traceback(tmp_path):

@@ -362,7 +362,9 @@ def test_a_first_build_starts_v8_before_it_converts_a_lesson_and_a_course_withou
     assert code == 0 and "start" not in events and "draft" in events, err
     assert might_have_formulas("Then $\\sigma$.") and might_have_formulas("$$\nx\n$$")
     assert might_have_formulas("\\[ x \\]") and might_have_formulas("\\begin{align} x \\end{align}")
-    assert not might_have_formulas("It costs $5, or $10 with the book.")
+    assert might_have_formulas("$5x$ and $ x_i $") and not might_have_formulas("It costs $5, or $10 with the book.")
+    corpus = (CORPUS / "lessons" / "formulas.md").read_text(encoding="utf-8").splitlines()
+    assert all(might_have_formulas(line) for line in corpus if DELIMITERS.search(line))
 
 
 def _builds_in_a_fresh_process(content: str) -> None:

@@ -109,6 +109,9 @@ class Engine:
 
 def _engine_process(pipe) -> None:
     """The engine's process: V8 with Temml, answering one question after another until the pipe closes."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the build, which then ends this process quietly
     context, failure = None, ""
     try:
         # mini-racer's default --single-threaded: with V8's compiler and collector on threads of their own,

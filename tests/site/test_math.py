@@ -510,6 +510,23 @@ def test_an_engine_that_died_is_a_problem_not_a_hang(monkeypatch):
     assert "formulas cannot be typeset: V8's process stopped (exit code -9)" in str(raised.value.problems[0])
 
 
+def test_ctrl_c_is_left_to_the_build_and_a_closed_pipe_ends_the_engine(monkeypatch):
+    """Ctrl-C reaches every process of the terminal's group: the engine ignores it (no traceback of its own);
+    the build stops, and the engine ends with it."""
+    import signal
+
+    from unsmudge import formulas
+
+    monkeypatch.setattr(formulas, "_engine", None)
+    engine = formulas.start_engine()
+    assert "<mi>x</mi>" in engine.typeset('[["x", false]]', "{}")  # running, its handler set
+    os.kill(engine.process.pid, signal.SIGINT)
+    assert "<mi>y</mi>" in engine.typeset('[["y", false]]', "{}")
+    engine.pipe.close()
+    engine.process.join(10)
+    assert engine.process.exitcode == 0
+
+
 def test_a_broken_mini_racer_is_a_problem_not_a_traceback(tmp_path):
     """When V8 cannot start, the build says so, with the fix, and writes nothing."""
     fake = tmp_path / "fake" / "py_mini_racer"

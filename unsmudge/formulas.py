@@ -87,7 +87,8 @@ class Engine:
         # fork on Linux: no interpreter to start; elsewhere a fresh one
         context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
         self.pipe, theirs = context.Pipe()
-        self.process = context.Process(target=_engine_process, args=(theirs,), name="unsmudge-v8", daemon=True)
+        self.process = context.Process(target=_engine_process, args=(theirs, self.pipe), name="unsmudge-v8",
+                                       daemon=True)
         self.process.start()
         theirs.close()
         self.lock = threading.Lock()  # one question at a time: serve's threads share the engine
@@ -107,10 +108,11 @@ class Engine:
         return answer
 
 
-def _engine_process(pipe) -> None:
+def _engine_process(pipe, builds_end) -> None:
     """The engine's process: V8 with Temml, answering one question after another until the pipe closes."""
     import signal
 
+    builds_end.close()  # a fork's copy of it: open here, the pipe would never close
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the build, which then ends this process quietly
     context, failure = None, ""
     try:

@@ -144,10 +144,11 @@ _engine: tuple[int, Engine] | None = None  # this process's engine, once started
 
 
 def start_engine() -> Engine:
-    """This process's engine, started now if it is not: a build calls it early when every formula will need V8."""
+    """This process's engine, started now if it is not (or if it died: serve's next build gets a new one); a
+    build calls it early when every formula will need V8."""
     global _engine
     with _thread_lock:
-        if _engine is None or _engine[0] != os.getpid():
+        if _engine is None or _engine[0] != os.getpid() or _engine[1].process.exitcode is not None:
             _engine = (os.getpid(), Engine())
         return _engine[1]
 

@@ -493,7 +493,7 @@ def test_formulas_are_typeset_in_a_thread_while_the_build_goes_on(monkeypatch):
         typesetter.finish()
 
 
-def test_an_engine_that_died_is_a_problem_not_a_hang(monkeypatch):
+def test_an_engine_that_died_is_a_problem_not_a_hang_and_the_next_build_starts_another(monkeypatch):
     from unsmudge import formulas
     from unsmudge.problems import ProblemsFound
 
@@ -503,11 +503,18 @@ def test_an_engine_that_died_is_a_problem_not_a_hang(monkeypatch):
     engine = formulas.start_engine()
     engine.process.kill()
     engine.process.join(10)
+    with monkeypatch.context() as during_a_build:  # it died while this build was using it
+        during_a_build.setattr(formulas, "start_engine", lambda: engine)
+        typesetter = formulas.Typesetter({})
+        typesetter.add([formulas.Formula("d", False)])
+        with pytest.raises(ProblemsFound) as raised:
+            typesetter.finish()
+    assert "formulas cannot be typeset: V8's process stopped (exit code -9)" in str(raised.value.problems[0])
+    assert formulas.start_engine() is not engine  # the next build (serve's) starts a new one
     typesetter = formulas.Typesetter({})
     typesetter.add([formulas.Formula("d", False)])
-    with pytest.raises(ProblemsFound) as raised:
-        typesetter.finish()
-    assert "formulas cannot be typeset: V8's process stopped (exit code -9)" in str(raised.value.problems[0])
+    typesetter.finish()
+    assert "<mi>d</mi>" in typesetter.page([formulas.Formula("d", False)]).html[0]
 
 
 def test_ctrl_c_is_left_to_the_build_and_a_closed_pipe_ends_the_engine(monkeypatch):

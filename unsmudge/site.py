@@ -164,11 +164,14 @@ class Builder:
                     finish()
             else:
                 import multiprocessing  # only here: imports are most of a small build's fixed cost
+                import signal
 
                 self.renderer.warm(lessons)
                 context = multiprocessing.get_context("fork")
                 _BUILDER, _NEXT = self, context.Value("q", 0)
-                with context.Pool(jobs - 1) as pool:
+                # Ctrl-C is this process's to handle: leaving the `with` ends the workers, which print nothing
+                ignore_ctrl_c = (signal.SIGINT, signal.SIG_IGN)
+                with context.Pool(jobs - 1, initializer=signal.signal, initargs=ignore_ctrl_c) as pool:
                     tasks = [pool.apply_async(_draft_next, callback=lambda result: drafted(*result))
                              for _ in range(-(-len(lessons) // CHUNK))]  # enough for the workers to take every lesson
                     while (start := _take()) < len(lessons):

@@ -352,7 +352,8 @@ def test_a_first_build_starts_v8_before_it_converts_a_lesson_and_a_course_withou
     events = []
     real_start, real_draft = formulas.start_engine, LessonRenderer.draft
     monkeypatch.setattr(formulas, "start_engine", lambda: events.append("start") or real_start())
-    monkeypatch.setattr(LessonRenderer, "draft", lambda self, lesson: events.append("draft") or real_draft(self, lesson))
+    monkeypatch.setattr(LessonRenderer, "draft",
+                        lambda self, lesson: events.append("draft") or real_draft(self, lesson))
     code, err = build(tmp_path / "a", store_course(tmp_path / "a", monkeypatch), capsys)
     assert code == 0 and events[0] == "start" and "<math" in (tmp_path / "a" / "site" / "two.html").read_text(), err
     events.clear()
@@ -453,6 +454,46 @@ def many_lessons(folder: Path, count: int = 40) -> Path:
         body = f"Shared $x^2$, own $x_{{{n}}}$ and\n\n$$\n\\sum_i w_i^{{{n}}} \\tag{{{n}}}\n$$\n"
         (folder / "lessons" / f"l{n:02d}.md").write_text(front + body)
     return folder
+
+
+SLOW_DRAFTS = """import pathlib, time
+from unsmudge import markdown
+real_draft = markdown.LessonRenderer.draft
+def draft(self, lesson):
+    pathlib.Path(__file__).with_name("drafting").touch()
+    time.sleep(0.1)
+    return real_draft(self, lesson)
+markdown.LessonRenderer.draft = draft
+"""
+
+
+def test_ctrl_c_during_a_build_with_workers_and_v8_stops_all_of_them_quietly(tmp_path):
+    """Ctrl-C reaches the whole process group: the build exits 130 and writes nothing; its workers and the
+    engine print nothing (no "Process ForkPoolWorker-1:") and none of them lives on."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    content = many_lessons(tmp_path / "content")
+    (tmp_path / "hook").mkdir()
+    (tmp_path / "hook" / "sitecustomize.py").write_text(SLOW_DRAFTS)  # 0.1 s a lesson: time to press Ctrl-C
+    build = subprocess.Popen(
+        [sys.executable, "-m", "unsmudge.cli", "build", "--content", str(content), "--out", str(tmp_path / "site")],
+        env=dict(os.environ, UNSMUDGE_CACHE="", PYTHONPATH=f"{tmp_path / 'hook'}{os.pathsep}{os.getcwd()}"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # a shell's background job ignores it
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "hook" / "drafting").exists():  # the workers are forked before the first lesson
+        assert build.poll() is None and time.monotonic() < deadline, build.communicate()
+        time.sleep(0.05)
+    time.sleep(0.3)
+    os.killpg(build.pid, signal.SIGINT)
+    out, err = build.communicate(timeout=60)
+    assert (build.returncode, out, err) == (130, "", "") and not (tmp_path / "site").exists()
+    time.sleep(0.5)
+    with pytest.raises(ProcessLookupError):
+        os.killpg(build.pid, 0)  # no process of the build is left
 
 
 def test_formulas_are_typeset_in_a_thread_while_the_build_goes_on(monkeypatch):

@@ -78,19 +78,19 @@ class EngineFailed(Exception):
 
 
 class Engine:
-    """V8 with Temml, in a child process: `typeset` sends it formulas and waits for its answers. Its process
-    is a daemon: it ends when this one does, or when this one closes the pipe."""
+    """V8 with Temml in a child process, `python -c ENGINE`: `typeset` sends it formulas down its stdin and
+    reads the answers from its stdout. A fresh interpreter, not a fork, so it holds none of this process's open
+    files (a fork would keep a test runner's pipe to its browser driver, or serve's socket, open for as long as
+    it lives); in a session of its own, so a terminal's Ctrl-C stops only the build, whose exit closes the pipe:
+    the engine ends when this process does, however it ends."""
 
     def __init__(self):
-        import multiprocessing  # only for a course with formulas
+        import subprocess
 
-        # fork on Linux: no interpreter to start; elsewhere a fresh one
-        context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
-        self.pipe, theirs = context.Pipe()
-        self.process = context.Process(target=_engine_process, args=(theirs, self.pipe), name="unsmudge-v8",
-                                       daemon=True)
-        self.process.start()
-        theirs.close()
+        package_root = str(Path(__file__).resolve().parents[1])  # the unsmudge this process runs, found first
+        path = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
+        self.process = subprocess.Popen([sys.executable, "-c", ENGINE], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        env={**os.environ, "PYTHONPATH": path}, start_new_session=True)
         self.lock = threading.Lock()  # one question at a time: serve's threads share the engine
 
     def typeset(self, formulas: str, macros: str) -> str:
@@ -98,22 +98,43 @@ class Engine:
         [[true, mathml] | [false, message], ...], one per formula."""
         with self.lock:
             try:
-                self.pipe.send_bytes(f"{formulas}\0{macros}".encode())  # JSON holds no raw NUL
-                answer = self.pipe.recv_bytes().decode()
+                _send(self.process.stdin, f"{formulas}\0{macros}".encode())  # JSON holds no raw NUL
+                answer = _receive(self.process.stdout).decode()
             except (EOFError, OSError):
-                self.process.join(1)
-                raise EngineFailed(f"V8's process stopped (exit code {self.process.exitcode})") from None
+                try:
+                    self.process.wait(1)
+                except Exception:  # still running, its pipe closed: it is told to stop
+                    self.process.kill()
+                raise EngineFailed(f"V8's process stopped (exit code {self.process.poll()})") from None
         if answer.startswith("\0"):
             raise EngineFailed(answer[1:])
         return answer
 
 
-def _engine_process(pipe, builds_end) -> None:
-    """The engine's process: V8 with Temml, answering one question after another until the pipe closes."""
-    import signal
+ENGINE = "from unsmudge.formulas import serve_engine; serve_engine()"
 
-    builds_end.close()  # a fork's copy of it: open here, the pipe would never close
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the build, which then ends this process quietly
+
+def _send(stream, data: bytes) -> None:
+    stream.write(len(data).to_bytes(8, "little") + data)
+    stream.flush()
+
+
+def _receive(stream) -> bytes:
+    size = int.from_bytes(_read(stream, 8), "little")
+    return _read(stream, size)
+
+
+def _read(stream, size: int) -> bytes:
+    data = stream.read(size)
+    if len(data) < size:
+        raise EOFError
+    return data
+
+
+def serve_engine() -> None:
+    """The engine's process: V8 with Temml, answering one question after another until its stdin closes."""
+    requests, answers = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # nothing else may write into the answers
     context, failure = None, ""
     try:
         # mini-racer's default --single-threaded: with V8's compiler and collector on threads of their own,
@@ -127,7 +148,7 @@ def _engine_process(pipe, builds_end) -> None:
         failure = f"V8 could not start: {type(err).__name__}: {err}"
     while True:
         try:
-            formulas, macros = pipe.recv_bytes().decode().split("\0")
+            formulas, macros = _receive(requests).decode().split("\0")
         except EOFError:
             break
         if not failure:
@@ -135,7 +156,10 @@ def _engine_process(pipe, builds_end) -> None:
                 answer = context.call("typesetPage", formulas, json.loads(macros))
             except Exception as err:  # V8 out of memory, say: a message for the build, not a traceback here
                 failure = f"V8 failed: {type(err).__name__}: {err}"
-        pipe.send_bytes((f"\0{failure}" if failure else answer).encode())
+        try:
+            _send(answers, (f"\0{failure}" if failure else answer).encode())
+        except OSError:  # the build is gone
+            break
     if context is not None:
         context.close()  # in the thread that made it: mini-racer crashes otherwise, and an open one blocks exit
 
@@ -148,7 +172,7 @@ def start_engine() -> Engine:
     build calls it early when every formula will need V8."""
     global _engine
     with _thread_lock:
-        if _engine is None or _engine[0] != os.getpid() or _engine[1].process.exitcode is not None:
+        if _engine is None or _engine[0] != os.getpid() or _engine[1].process.poll() is not None:
             _engine = (os.getpid(), Engine())
         return _engine[1]
 

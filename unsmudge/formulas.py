@@ -160,8 +160,7 @@ def serve_engine() -> None:
             _send(answers, (f"\0{failure}" if failure else answer).encode())
         except OSError:  # the build is gone
             break
-    if context is not None:
-        context.close()  # in the thread that made it: mini-racer crashes otherwise, and an open one blocks exit
+    os._exit(0)  # at once: closing V8 takes 60 ms, and mini-racer's context must not be closed by exit's thread
 
 
 _engine: tuple[int, Engine] | None = None  # this process's engine, once started (forked workers have none)

@@ -101,11 +101,8 @@ class Engine:
                 _send(self.process.stdin, f"{formulas}\0{macros}".encode())  # JSON holds no raw NUL
                 answer = _receive(self.process.stdout).decode()
             except (EOFError, OSError):
-                try:
-                    self.process.wait(1)
-                except Exception:  # still running, its pipe closed: it is told to stop
-                    self.process.kill()
-                raise EngineFailed(f"V8's process stopped (exit code {self.process.poll()})") from None
+                self.process.kill()  # its pipe is broken: if it still runs, it is of no more use (no-op if ended)
+                raise EngineFailed(f"V8's process stopped (exit code {self.process.wait()})") from None
         if answer.startswith("\0"):
             raise EngineFailed(answer[1:])
         return answer

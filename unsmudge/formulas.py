@@ -73,8 +73,17 @@ _thread_lock = threading.Lock()
 _typeset: dict[str, dict[Formula, tuple[bool, str]]] = {}
 
 
+CANNOT_START = "V8 could not start"
+
+
 class EngineFailed(Exception):
-    """V8 could not start (mini-racer missing or broken, the machine out of memory), or its process died."""
+    """V8 could not start (mini-racer missing or broken), or failed or died while typesetting (out of memory,
+    say); `fix` says what to do about it."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.fix = ("reinstall it: pip install --force-reinstall mini-racer" if message.startswith(CANNOT_START)
+                    else "build again; if it happens again, V8's own message above says why (out of memory, say)")
 
 
 class Engine:
@@ -142,7 +151,7 @@ def serve_engine() -> None:
         context.eval(TEMML.read_text(encoding="utf-8"))
         context.eval(TYPESET_PAGE)
     except Exception as err:  # mini-racer missing or broken: the build reports it
-        failure = f"V8 could not start: {type(err).__name__}: {err}"
+        failure = f"{CANNOT_START}: {type(err).__name__}: {err}"
     while True:
         try:
             formulas, macros = _receive(requests).decode().split("\0")
@@ -309,8 +318,7 @@ class Typesetter:
                 self.changed.wait()
         if isinstance(self.failure, EngineFailed):
             raise ProblemsFound([Problem("V8 (the mini-racer package)", "",
-                                         f"formulas cannot be typeset: {self.failure}",
-                                         "reinstall it: pip install --force-reinstall mini-racer")]) from None
+                                         f"formulas cannot be typeset: {self.failure}", self.failure.fix)]) from None
         if self.failure is not None:
             raise self.failure
         disk = store() if self.new else None

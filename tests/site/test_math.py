@@ -576,7 +576,9 @@ def test_an_engine_that_died_is_a_problem_not_a_hang_and_the_next_build_starts_a
         typesetter.add([formulas.Formula("d", False)])
         with pytest.raises(ProblemsFound) as raised:
             typesetter.finish()
-    assert "formulas cannot be typeset: V8's process stopped (exit code -9)" in str(raised.value.problems[0])
+    problem = str(raised.value.problems[0])
+    assert "formulas cannot be typeset: V8's process stopped (exit code -9)" in problem
+    assert "fix: build again" in problem and "reinstall" not in problem
     assert formulas.start_engine() is not engine  # the next build (serve's) starts a new one
     typesetter = formulas.Typesetter({})
     typesetter.add([formulas.Formula("d", False)])

@@ -11,8 +11,8 @@ WORKFLOW = Path(__file__).resolve().parents[1] / ".github" / "workflows" / "page
 
 def test_the_pages_workflow_keeps_the_formula_store_between_runs(tmp_path, monkeypatch):
     """Each push builds on a fresh runner: without the store, every formula of the course would go through
-    Temml again, every time (a first build took 13-27 % longer than a rebuild in runs X and Y). The cached folder must be the
-    one the build uses by default, and be restored before the build."""
+    Temml again, every time (a first build took 13-27 % longer than a rebuild in runs X and Y). The cached
+    folder must be the one the build uses by default, and be restored before the build."""
     from unsmudge import formulas
 
     steps = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))["jobs"]["build"]["steps"]

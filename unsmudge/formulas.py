@@ -381,7 +381,7 @@ def _number_equations(html: list[str], texs: list[str]) -> dict[int, str]:
     errors: dict[int, str] = {}
     count, pending = 0, None  # pending: the label of the row whose number comes next
 
-    def number(index: int, match: re.Match) -> str:
+    def number(match: re.Match) -> str:
         nonlocal count, pending
         if match[0].startswith("<mtr"):
             pending = match[1]
@@ -397,8 +397,7 @@ def _number_equations(html: list[str], texs: list[str]) -> dict[int, str]:
             pending = None
         return result
 
-    html[:] = [_NUMBERING.sub(lambda m, i=i: number(i, m), text) if "tml-" in text or "<mtr id=" in text else text
-               for i, text in enumerate(html)]
+    html[:] = [_NUMBERING.sub(number, text) if "tml-" in text or "<mtr id=" in text else text for text in html]
 
     def reference(index: int, match: re.Match) -> str:
         shown = labels.get(match[1])

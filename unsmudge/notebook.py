@@ -80,9 +80,9 @@ def marker(number: int) -> str:
     return f"unsmudgecell{number}x"
 
 
-
 def _output_place(cell: int, output: int) -> str:
     return f"cell {cell}, output {output}"
+
 
 def read(path: Path, shown: str, problems: list[Problem]) -> tuple[str, str, Parts] | None:
     """(front matter TOML, markdown body, parts) of the notebook at `path`, or None (problems added)."""

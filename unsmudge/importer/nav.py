@@ -109,8 +109,8 @@ class FolderNav:
 
     def _claim(self, items: list, folder: PurePosixPath) -> None:
         for item in items:
-            if isinstance(item, Ref) and self._named(item, folder) in self.pages:
-                self.placed.add(self._named(item, folder))
+            if isinstance(item, Ref) and (named := self._named(item, folder)) in self.pages:
+                self.placed.add(named)
             elif isinstance(item, Group):
                 self._claim(item.items, folder)
 
@@ -120,8 +120,13 @@ class FolderNav:
         path = _join(folder, ref.path)
         if path in self.pages or path in self.folders:
             return path
-        same = [p for p in sorted(self.pages | self.folders) if p.as_posix().casefold() == path.as_posix().casefold()]
+        same = self._in_other_case(path)
         return same[0] if len(same) == 1 else path
+
+    def _in_other_case(self, path: PurePosixPath) -> list[PurePosixPath]:
+        """The pages and folders whose path differs from `path` only in case."""
+        return [p for p in sorted(self.pages | self.folders)
+                if p != path and p.as_posix().casefold() == path.as_posix().casefold()]
 
     def _ref(self, ref: Ref, folder: PurePosixPath) -> list:
         path = self._named(ref, folder)
@@ -134,8 +139,7 @@ class FolderNav:
             return [PageEntry(path, ref.title)]
         if path in self.folders and path not in self.placed:
             return [self._section(path, ref.title)]
-        same = [p.as_posix() for p in sorted(self.pages | self.folders)
-                if p != path and p.as_posix().casefold() == path.as_posix().casefold()]
+        same = [p.as_posix() for p in self._in_other_case(path)]
         self.notes.add("nav entries left out", ref.path,
                        "names no markdown page or folder of the source (a notebook, or a missing file)"
                        + (f"; {' and '.join(f'`{p}`' for p in same)} differ from it only in case" if same else ""),

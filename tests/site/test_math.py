@@ -109,6 +109,18 @@ def test_course_macros_apply_to_every_formula(tmp_path, capsys):
 LESSON = '+++\ntitle = "Two"\nmodule = 2\ntrack = "t"\n+++\nFirst line.\n\n{body}\n'
 
 
+def built(tmp_path, capsys, body: str) -> tuple[int, str]:
+    """`body` as lesson two of a small course, built: (exit code, stderr)."""
+    return build(tmp_path, mini_course(tmp_path, **{"lessons/two.md": LESSON.format(body=body)}), capsys)
+
+
+def built_page(tmp_path, capsys, body: str) -> str:
+    """`body` as lesson two of a small course, built without a problem: its page."""
+    code, err = built(tmp_path, capsys, body)
+    assert code == 0, err
+    return (tmp_path / "site" / "two.html").read_text()
+
+
 @pytest.mark.parametrize("body, expected", [
     ("Here: $\\frac{1}{2$ and more.",
      ["lessons/two.md: line 8", "formula $\\frac{1}{2$ cannot be typeset", "expected '}'"]),
@@ -120,8 +132,7 @@ LESSON = '+++\ntitle = "Two"\nmodule = 2\ntrack = "t"\n+++\nFirst line.\n\n{body
      ["lessons/two.md: line 9", "only in display mode", "fix: write it between '$$' lines, as a display formula"]),
 ])
 def test_a_formula_the_renderer_rejects_is_a_problem(tmp_path, capsys, body, expected):
-    content = mini_course(tmp_path, **{"lessons/two.md": LESSON.format(body=body)})
-    code, err = build(tmp_path, content, capsys)
+    code, err = built(tmp_path, capsys, body)
     assert code == 1 and not (tmp_path / "site").exists()
     for text in expected:
         assert text in err
@@ -136,8 +147,7 @@ def test_a_formula_the_renderer_rejects_is_a_problem(tmp_path, capsys, body, exp
     ("Inline double $$x+y$$ in a sentence.", ["lessons/two.md: line 8", "within a line", "$$x+y$$"]),
 ])
 def test_tex_that_no_formula_took_is_a_problem_not_raw_text(tmp_path, capsys, body, expected):
-    content = mini_course(tmp_path, **{"lessons/two.md": LESSON.format(body=body)})
-    code, err = build(tmp_path, content, capsys)
+    code, err = built(tmp_path, capsys, body)
     assert code == 1 and not (tmp_path / "site").exists(), err
     for text in expected:
         assert text in err
@@ -149,10 +159,7 @@ def test_prices_stay_text_by_pandocs_rule(tmp_path, capsys):
     TeX in code is left alone."""
     body = ("It costs US$5 and US$6 per unit; between $5-$10 per hour, or $5,$10; from $5 to $10.\n\n"
             "A formula $x_1$ and `$$` and `\\begin{align}` in code.")
-    content = mini_course(tmp_path, **{"lessons/two.md": LESSON.format(body=body)})
-    code, err = build(tmp_path, content, capsys)
-    assert code == 0, err
-    page = (tmp_path / "site" / "two.html").read_text()
+    page = built_page(tmp_path, capsys, body)
     assert page.count("<math") == 1 and "US$5 and US$6 per unit; between $5-$10 per hour, or $5,$10" in page
 
 
@@ -160,10 +167,7 @@ def test_a_formula_with_spaces_inside_its_dollars_is_typeset_when_it_holds_tex(t
     """KaTeX's auto-render (Material for MkDocs) and Jupyter typeset `$ x_i $`; prices around TeX stay text."""
     body = ("Vector $ \\mathbf{x} \\in \\mathbb{R}^n$, $ x_i = x_i(t) $ and $\\nabla A = A^T $.\n\n"
             "It costs $5 and $10, from $5 to $10 \\times 3, and $ and $.")
-    content = mini_course(tmp_path, **{"lessons/two.md": LESSON.format(body=body)})
-    code, err = build(tmp_path, content, capsys)
-    assert code == 0, err
-    page = (tmp_path / "site" / "two.html").read_text()
+    page = built_page(tmp_path, capsys, body)
     assert page.count("<math") == 3 and "It costs $5 and $10, from $5 to $10 \\times 3, and $ and $." in page
 
 
@@ -173,18 +177,14 @@ def test_the_forms_jupyter_typesets_are_typeset(tmp_path, capsys):
     body = ("The Jacobian is\n$\n\\mathbf{J} = \\begin{pmatrix}\n a & b \\\\\n c & d\n\\end{pmatrix}\n$\nso there.\n\n"
             "A matrix:\n\\begin{bmatrix} 10 & 20 \\\\ 40 & 50 \\end{bmatrix}\nand more text.\n\n"
             "So $ A^T =\n\\begin{bmatrix} 1 & 2 \\end{bmatrix}$ here.\n")
-    content = mini_course(tmp_path, **{"lessons/two.md": LESSON.format(body=body)})
-    code, err = build(tmp_path, content, capsys)
-    assert code == 0, err
-    page = (tmp_path / "site" / "two.html").read_text()
+    page = built_page(tmp_path, capsys, body)
     assert page.count("<math") == 3 and page.count('<div class="math-display"') == 1
     assert "<p>A matrix:</p>" in page and "<p>and more text.</p>" in page
 
 
 def test_two_alike_unclosed_formulas_are_two_problems_at_their_lines(tmp_path, capsys):
     body = "$$\nx = 1\n$$\n\nA\n\n$$\ny = 2\n\nB\n\n$$\ny = 2\n"
-    content = mini_course(tmp_path, **{"lessons/two.md": LESSON.format(body=body)})
-    code, err = build(tmp_path, content, capsys)
+    code, err = built(tmp_path, capsys, body)
     assert code == 1 and "lessons/two.md: line 14: a '$$'" in err and "lessons/two.md: line 19: a '$$'" in err
 
 
@@ -194,8 +194,7 @@ def test_equation_labels_are_checked_as_the_author_wrote_them(tmp_path, capsys):
     body = ("## eqf\n\n\\begin{equation}\na = b \\label{eq:f}\n\\end{equation}\n\n"
             "\\begin{equation}\nc = d \\label{eq:f}\n\\end{equation}\n\n"
             "$$\ne = f \\label{eq:u}\n$$\n\nSee $\\eqref{eq:f}$, $\\eqref{eq:u}$ and $\\ref{eq:none}$.\n")
-    content = mini_course(tmp_path, **{"lessons/two.md": LESSON.format(body=body)})
-    code, err = build(tmp_path, content, capsys)
+    code, err = built(tmp_path, capsys, body)
     assert code == 1, err
     clash = "the label 'eq:f' makes the id 'eqf', which another element of this page has too"
     assert f"lessons/two.md: line 11: {clash}" in err and f"lessons/two.md: line 15: {clash}" in err
@@ -219,10 +218,7 @@ def test_mathjax_only_commands_are_typeset(tmp_path, capsys):
     use them."""
     body = ("Inline $\\displaylines{a = b \\\\ c = d}$ and $\\mbox{if } x$.\n\n"
             "$$\n\\displaylines{\n  f(x) = 0 \\\\\n  g(x) = 1\n}\n$$\n")
-    content = mini_course(tmp_path, **{"lessons/two.md": LESSON.format(body=body)})
-    code, err = build(tmp_path, content, capsys)
-    assert code == 0, err
-    page = (tmp_path / "site" / "two.html").read_text()
+    page = built_page(tmp_path, capsys, body)
     tables = re.findall(r"<mtable\b.*?</mtable>", page, flags=re.S)
     assert len(tables) == 2 and all(table.count("<mtr>") == 2 for table in tables)
     assert re.search(r"<mtext>if\s</mtext>", page) and "displaylines" not in page
@@ -232,10 +228,7 @@ def test_a_display_formula_on_lines_of_its_own_is_typeset_without_blank_lines(tm
     body = ("The sum is\n$$\nf(x) = \\sum_k v_k\n$$\nwhere $v$ is a weight.\n\n"
             "> - in a quote:\n>   \n>   $$\n>   y = x^2\n>   $$\n\n"
             "Money: the total $$ spent\n$$ was large.\n")
-    content = mini_course(tmp_path, **{"lessons/two.md": LESSON.format(body=body)})
-    code, err = build(tmp_path, content, capsys)
-    assert code == 0, err
-    page = (tmp_path / "site" / "two.html").read_text()
+    page = built_page(tmp_path, capsys, body)
     assert page.count('<div class="math-display"') == 2 and "<p>The sum is</p>" in page
     assert "$$" not in visible_text(page).replace("total $$ spent\n$$ was", "")
 
@@ -245,10 +238,7 @@ def test_a_list_that_goes_on_after_a_formula_keeps_its_numbers(tmp_path, capsys)
     before it, and the items after it keep the numbers the author wrote."""
     body = ("1. First step:\n\n    $$\n    a = b\n    $$\n\n2. Second step:\n\n   $$\n   c = d\n   $$\n\n"
             "3. Third step\n4. Fourth step\n")
-    content = mini_course(tmp_path, **{"lessons/two.md": LESSON.format(body=body)})
-    code, err = build(tmp_path, content, capsys)
-    assert code == 0, err
-    page = (tmp_path / "site" / "two.html").read_text()
+    page = built_page(tmp_path, capsys, body)
     assert re.search(r'<li>\s*<p>First step:</p>\s*<div class="math-display"', page)
     assert '<ol start="3">' in page and page.count('<div class="math-display"') == 2
 

@@ -5,8 +5,9 @@
 A first build with math spends most of its extra time in Temml (`build_speed.py`), so this measures what a
 faster renderer would give: for the formula corpus (tests/fixtures/math, with its course macros) and for
 the formulas of `build_speed.py`'s 500-lesson course, how many formulas each renderer accepts and its CPU
-time per formula, warm (the best of --rounds passes over the same formulas in one process; Temml's V8
-warmed by all of them), and Temml's start (importing mini-racer, starting V8, loading Temml). The corpus'
+time per formula, warm (the best of --rounds passes over the same formulas; Temml's V8 warmed by all of them;
+for Temml, the CPU of the engine's process, Node, from /proc, so Linux only), and Temml's start (Node started,
+Temml loaded, one formula typeset). The corpus'
 formulas are taken from its lessons by unsmudge's own markdown, as a build finds them. How the output
 looks is not measured here (docs/benchmarks.md says how it was compared).
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import re
 import sys
 import time
@@ -25,7 +27,7 @@ from build_speed import ROOT, math_section
 sys.path.insert(0, str(ROOT))
 
 from unsmudge.course import read_course  # noqa: E402
-from unsmudge.formulas import COMPATIBLE_MACROS, TEMML, TYPESET_PAGE, Formula  # noqa: E402
+from unsmudge.formulas import COMPATIBLE_MACROS, Engine, Formula  # noqa: E402
 from unsmudge.markdown import LessonRenderer  # noqa: E402
 
 CORPUS = ROOT / "tests" / "fixtures" / "math"
@@ -49,25 +51,27 @@ def synthetic(lessons: int = 500) -> list[Formula]:
     return inline + display
 
 
-def start_temml():
-    """(V8 with Temml loaded, CPU seconds it took: importing mini-racer, starting V8, loading Temml)."""
-    start = time.process_time()
-    from py_mini_racer import MiniRacer
-
-    context = MiniRacer()
-    context.eval(TEMML.read_text(encoding="utf-8"))
-    context.eval(TYPESET_PAGE)
-    return context, time.process_time() - start
+def engine_cpu(engine: Engine) -> float:
+    """CPU seconds the engine's process has used, all its threads (V8 compiles and collects on its own)."""
+    fields = open(f"/proc/{engine.process.pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
-def time_temml(context, formulas: list[Formula], macros: dict[str, str], rounds: int) -> tuple[int, float]:
+def start_temml() -> tuple[Engine, float]:
+    """(Node with Temml loaded, CPU seconds it took: starting Node, loading Temml, typesetting one formula)."""
+    engine = Engine()
+    engine.typeset(json.dumps([["x", False]]), "{}")
+    return engine, engine_cpu(engine)
+
+
+def time_temml(engine: Engine, formulas: list[Formula], macros: dict[str, str], rounds: int) -> tuple[int, float]:
     """(accepted, warm CPU seconds per formula)."""
-    text = json.dumps([[f.tex, f.display] for f in formulas])
+    text, known = json.dumps([[f.tex, f.display] for f in formulas]), json.dumps(macros)
     best, answers = float("inf"), []
     for _ in range(rounds):
-        begin = time.process_time()
-        answers = json.loads(context.call("typesetPage", text, macros))
-        best = min(best, time.process_time() - begin)
+        begin = engine_cpu(engine)
+        answers = json.loads(engine.typeset(text, known))
+        best = min(best, engine_cpu(engine) - begin)
     return sum(ok for ok, _ in answers), best / len(formulas)
 
 
@@ -97,7 +101,7 @@ def main() -> int:
         print("math-core is not installed: pip install math-core", file=sys.stderr)
         return 2
     context, started = start_temml()
-    print(f"Temml's start (importing mini-racer, V8, Temml's script): {started * 1000:.0f} ms of CPU")
+    print(f"Temml's start (Node, Temml's script, one formula): {started * 1000:.0f} ms of CPU")
     formulas, macros = corpus()
     cases = {"corpus (tests/fixtures/math)": (formulas, macros),
              "build_speed.py, 500 lessons": (synthetic(), dict(COMPATIBLE_MACROS))}

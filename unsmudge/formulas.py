@@ -332,9 +332,13 @@ class Typesetter:
         references = _number_equations(html, [f.tex for f in formulas])
         styles: set[str] = set()
         html = [_styles_to_classes(text, styles) for text in html]
-        for i, formula in enumerate(formulas):
-            if formula.display and i not in errors:
+        for i, formula in enumerate(formulas):  # each scrolls sideways on a narrow screen (math.css): keyboard too
+            if i in errors:
+                continue
+            if formula.display:
                 html[i] = f'<div class="math-display" tabindex="0">{html[i]}</div>'
+            elif "<mtable" in html[i]:  # an inline matrix or array: it cannot wrap as the rest of a formula can
+                html[i] = f'<span class="math-scroll" tabindex="0">{html[i]}</span>'
         return Typeset(html, errors, references, styles)
 
 

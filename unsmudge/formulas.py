@@ -266,7 +266,7 @@ class Typesetter:
         self.waiting: list[Formula] = []
         self.disk = store()
         # a store with no file yet has nothing to find: this build fills it, and need not read what it wrote
-        self.look_up = self.disk is not None and self.disk.path.exists()
+        self.look_up = not all_new()
         self.changed = threading.Condition()
         self.scheduled = False  # a job of the typesetting thread will take what is waiting
         self.failure: BaseException | None = None

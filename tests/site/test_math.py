@@ -604,7 +604,8 @@ def test_the_engine_is_out_of_reach_of_ctrl_c_and_node_options_and_ends_when_its
 
 def test_a_node_that_cannot_start_or_a_temml_that_cannot_load_is_a_problem_not_a_traceback(
         tmp_path, capsys, monkeypatch):
-    """When V8 cannot start, the build says so, with the fix, and writes nothing."""
+    """When Node cannot start, or starts but cannot load Temml, the build says so, with the fix for each, and
+    writes nothing (the early start while the course is read fails quietly: the typesetter reports it)."""
     from unsmudge import formulas
 
     content = store_course(tmp_path, monkeypatch)

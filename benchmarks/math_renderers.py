@@ -7,8 +7,8 @@ faster renderer would give: for the formula corpus (tests/fixtures/math, with it
 the formulas of `build_speed.py`'s 500-lesson course, how many formulas each renderer accepts and its CPU
 time per formula, warm (the best of --rounds passes over the same formulas; Temml's V8 warmed by all of them;
 for Temml, the CPU of the engine's process, Node, from /proc, so Linux only), and Temml's start (Node started,
-Temml loaded, one formula typeset). The corpus'
-formulas are taken from its lessons by unsmudge's own markdown, as a build finds them. How the output
+Temml loaded, one formula typeset). The corpus' formulas are taken from its lessons by unsmudge's own
+markdown, as a build finds them. How the output
 looks is not measured here (docs/benchmarks.md says how it was compared).
 """
 
@@ -21,6 +21,7 @@ import os
 import re
 import sys
 import time
+from pathlib import Path
 
 from build_speed import ROOT, math_section
 
@@ -53,7 +54,7 @@ def synthetic(lessons: int = 500) -> list[Formula]:
 
 def engine_cpu(engine: Engine) -> float:
     """CPU seconds the engine's process has used, all its threads (V8 compiles and collects on its own)."""
-    fields = open(f"/proc/{engine.process.pid}/stat").read().rsplit(")", 1)[1].split()
+    fields = Path(f"/proc/{engine.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 

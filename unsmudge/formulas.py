@@ -309,10 +309,10 @@ class Typesetter:
                     batch = disk.fill(self.answers, self.macros_key, batch)
                 if batch:
                     formulas = json.dumps([[f.tex, f.display] for f in batch])
-                    done = json.loads(start_engine().typeset(formulas, self.macros_key))
-                    self.answers.update(zip(batch, done))
+                    answered = list(zip(batch, json.loads(start_engine().typeset(formulas, self.macros_key))))
+                    self.answers.update(answered)
                     if disk is not None and not disk.broken:  # here, while the build goes on; finish() waits
-                        disk.keep(self.macros_key, list(zip(batch, done)))
+                        disk.keep(self.macros_key, answered)
         except BaseException as err:  # raised in the build's thread by finish()
             with self.changed:
                 self.failure, self.waiting, self.scheduled = err, [], False

@@ -22,6 +22,7 @@ workers in every build (`serve` builds again and again).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -40,6 +41,16 @@ TEMML = Path(__file__).parent / "vendor" / "temml.min.js"
 # \displaylines: lines centred one under the other, as gathered sets them
 COMPATIBLE_MACROS = {"\\mbox": "\\text{#1}", "\\displaylines": "\\begin{gathered}#1\\end{gathered}"}
 ENGINE = Path(__file__).parent / "formula_engine.js"  # Temml in Node's V8: what it is asked and answers
+
+
+# a formula's closing $ is never before a digit (markdown.INLINE_FORMULA), so this finds every page with a
+# formula, and a few without ("$ pip install"); INLINE_FORMULA itself takes 0.8 ms to search a page without one
+FORMULA_HINT = re.compile(r"\$(?!\d)|\\\(|\\\[|\\begin\{")
+
+
+def might_have_formulas(text: str) -> bool:
+    """False only for a text with no formula."""
+    return ("$" in text or "\\" in text) and bool(FORMULA_HINT.search(text))
 
 
 class Formula(NamedTuple):  # a tuple: hashed in C, and a build looks thousands up
@@ -122,6 +133,19 @@ class Engine:
             raise EngineFailed(answer[1:])
         return answer
 
+    def look_ahead(self, folder: Path, lessons: list[str], macros: str) -> None:
+        """Has the engine read `folder`/<id>.md for each lesson and typeset the formulas they most likely hold,
+        until questions come (formula_engine.js says how); `macros` as `typeset` takes them. Sends, reads nothing."""
+        message = {"ahead": {"folder": str(folder), "lessons": lessons, "macros": macros}}
+        with self.lock:
+            _send(self.process.stdin, json.dumps(message).encode())
+
+    def counts(self) -> dict[str, int]:
+        """How many formulas the engine typeset ahead, and how many of them a question has asked for."""
+        with self.lock:
+            _send(self.process.stdin, b'{"counts": true}')
+            return json.loads(_receive(self.process.stdout))
+
 
 def _send(stream, data: bytes) -> None:
     stream.write(len(data).to_bytes(8, "little") + data)
@@ -151,6 +175,44 @@ def start_engine() -> Engine:
         if _engine is None or _engine[0] != os.getpid() or _engine[1].process.poll() is not None:
             _engine = (os.getpid(), Engine())
         return _engine[1]
+
+
+def typeset_ahead(content: Path) -> None:
+    """The command line's head start on a first build: before it imports what reads a course, it starts V8 and
+    names the lessons, so that their formulas are typeset while it imports, reads and converts, on a CPU that
+    would be idle (docs/benchmarks.md). Only with a second CPU, when every formula will need V8, and when a
+    lesson looks like it has one. Reads the course file and lessons, which the build reads again and reports
+    on: here, a course file it cannot use means no head start."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if cpus < 2 or not all_new():
+        return
+    import tomllib
+
+    content = Path(content).resolve()
+    try:
+        course = tomllib.loads((content / "course.toml").read_text(encoding="utf-8"))
+        lessons = [i for i in course["lessons"] if isinstance(i, str)]
+        macros = macros_key(course.get("math", {}).get("macros", {}))
+    except (OSError, ValueError, KeyError, AttributeError, TypeError):  # ValueError: not UTF-8, not TOML
+        return
+    for lesson in lessons:  # most often the first has a formula: a course without any is read through
+        try:
+            text = (content / "lessons" / f"{lesson}.md").read_text(encoding="utf-8")
+        except (OSError, ValueError):
+            continue
+        if might_have_formulas(text):
+            with contextlib.suppress(EngineFailed):  # the build starts it again, and says why it cannot
+                start_engine().look_ahead(content / "lessons", lessons, macros)
+            return
+
+
+def macros_key(macros: dict[str, str]) -> str:
+    """The course's macros (course.toml's [math.macros], names without their backslash) and the compatible ones,
+    as JSON: what the engine is given, and part of each formula's key in the store."""
+    known = {**COMPATIBLE_MACROS, **{f"\\{name}": body for name, body in macros.items()}}
+    if not all(isinstance(body, str) for body in known.values()):
+        raise TypeError("a macro's body is not text")
+    return json.dumps(known, sort_keys=True)
 
 
 _thread = None  # (pid, job queue) once this process has started its typesetting thread
@@ -260,8 +322,7 @@ class Typesetter:
     once its pages are converted, has only what is left to wait for."""
 
     def __init__(self, macros: dict[str, str]):
-        self.known = {**COMPATIBLE_MACROS, **{f"\\{name}": body for name, body in macros.items()}}
-        self.macros_key = json.dumps(self.known, sort_keys=True)
+        self.macros_key = macros_key(macros)
         self.answers = _typeset.setdefault(self.macros_key, {})
         self.waiting: list[Formula] = []
         self.disk = store()

@@ -119,16 +119,6 @@ TIGHT = r"(?!\s)(?:\\.|[^\\$\x02\x03])+?(?<!\s)"
 SPACED = r"(?!\d)(?=[^$]*?(?:\\[A-Za-z]|[\^_]))(?:\\.|[^\\$\x02\x03])+?"
 DOLLAR_FORMULA = rf"(?:(?<!\\)((?:\\{{2}})+)(?=\$)|(?<![\\$])(\$)({TIGHT}|{SPACED})\$(?![\d$]))"
 INLINE_FORMULA = f"(?:{DOLLAR_FORMULA}|{arithmatex.RE_BRACKET_INLINE})"  # as arithmatex joins its own
-# a formula's closing $ is never before a digit (INLINE_FORMULA), so this finds every page with a formula, and
-# a few without ("$ pip install"); INLINE_FORMULA itself takes 0.8 ms to search a page without one
-FORMULA_HINT = re.compile(r"\$(?!\d)|\\\(|\\\[|\\begin\{")
-
-
-def might_have_formulas(text: str) -> bool:
-    """False only for a text with no formula."""
-    return ("$" in text or "\\" in text) and bool(FORMULA_HINT.search(text))
-
-
 # TeX that no formula took, in the text of a page: the reader would see it raw
 RAW_TEX = [
     (re.compile(r"^[ \t]*\$\$[ \t]*$", re.M),

@@ -26,8 +26,7 @@ from pydantic import ValidationError
 
 from unsmudge import formulas
 from unsmudge.course import RESERVED, CourseFile, Lesson, load_lesson, read_course
-from unsmudge.markdown import (DEMO_MARK, Converted, Draft, LessonRenderer, check_anchors, fence_line,
-                               might_have_formulas)
+from unsmudge.markdown import DEMO_MARK, Converted, Draft, LessonRenderer, check_anchors, fence_line
 from unsmudge.problems import Problem, ProblemsFound, display_path, ordered
 from unsmudge.search import search_script
 from unsmudge.theme import LIVE, Theme
@@ -66,7 +65,8 @@ class Builder:
         self.course, problems = read_course(self.content)
         if self.course is None:
             raise ProblemsFound(problems, "the course file cannot be read" if self.options.keep_going else "")
-        if formulas.all_new() and any(might_have_formulas(d.body) for d in self.course.lessons + self.course.pages):
+        documents = self.course.lessons + self.course.pages
+        if formulas.all_new() and any(formulas.might_have_formulas(d.body) for d in documents):
             with contextlib.suppress(formulas.EngineFailed):  # reported by the typesetter, with the other problems
                 formulas.start_engine()  # V8 starts while this process reads and converts
         if self.options.base_url is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import os
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -350,7 +351,8 @@ def test_a_first_build_starts_v8_before_it_converts_a_lesson_and_a_course_withou
     """With nothing stored, every formula needs V8: its process starts while the course is read, not at the
     first formula found. A course with no formula starts none."""
     from unsmudge import formulas
-    from unsmudge.markdown import LessonRenderer, might_have_formulas
+    from unsmudge.formulas import might_have_formulas
+    from unsmudge.markdown import LessonRenderer
 
     events = []
     real_start, real_draft = formulas.start_engine, LessonRenderer.draft
@@ -369,6 +371,45 @@ def test_a_first_build_starts_v8_before_it_converts_a_lesson_and_a_course_withou
     assert might_have_formulas("$5x$ and $ x_i $") and not might_have_formulas("It costs $5, or $10 with the book.")
     corpus = (CORPUS / "lessons" / "formulas.md").read_text(encoding="utf-8").splitlines()
     assert all(might_have_formulas(line) for line in corpus if DELIMITERS.search(line))
+
+
+AHEAD = LESSON.format(body="Inline $a^2 + \\E[x]$, $b_1$ and \\(c\\).\n\n"
+                            "$$\n\\begin{aligned} x &= 1 \\\\ y &= 2 \\end{aligned}\n$$\n\n"
+                            "!!! note\n    Within a note, $\\sigma(z)$.\n\n```bash\necho $HOME$\n```\n")
+
+
+def test_a_first_build_from_the_command_line_has_v8_typeset_its_lessons_formulas_ahead(
+        tmp_path, capsys, monkeypatch):
+    """Before it imports what reads the course, the command line starts V8 and names the lessons: V8 typesets the
+    formulas they most likely hold (the usual forms, the course's macros) while the build starts, and a question
+    finds them made. One it missed (\\(c\\)) is typeset when asked, one that is none ($HOME$ in code) costs
+    only time, and the site is the same bytes as a build without the head start, as on a machine with one CPU."""
+    from unsmudge import formulas
+
+    monkeypatch.setattr(formulas, "_engine", None)  # this test's own engine, to count what it did
+    real_ahead = formulas.typeset_ahead
+
+    def typeset_ahead(folder):  # and the build waits for V8 to be done (a real one need not)
+        real_ahead(folder)
+        deadline = time.monotonic() + 30
+        while formulas.start_engine().counts()["ahead"] < 5 and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    monkeypatch.setattr(formulas, "typeset_ahead", typeset_ahead)
+    content = store_course(tmp_path / "a", monkeypatch)
+    (content / "lessons" / "two.md").write_text(AHEAD)
+    code, err = build(tmp_path / "a", content, capsys)
+    assert code == 0, err
+    assert formulas.start_engine().counts() == {"ahead": 5, "used": 4}  # all but \\(c\\); and HOME, never asked
+
+    monkeypatch.setattr(formulas, "_engine", None)
+    monkeypatch.setattr(formulas, "typeset_ahead", real_ahead)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})  # one CPU: no head start
+    store_course(tmp_path / "b", monkeypatch)
+    code, err = build(tmp_path / "b", content, capsys)
+    assert code == 0 and formulas.start_engine().counts() == {"ahead": 0, "used": 0}, err
+    assert tree(tmp_path / "a" / "site") == tree(tmp_path / "b" / "site")
+    assert tree(tmp_path / "a" / "site")["two.html"].count(b"<math") == 5
 
 
 def _builds_in_a_fresh_process(content: str) -> None:

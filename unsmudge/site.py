@@ -80,10 +80,10 @@ class Builder:
         self.renderer = LessonRenderer(self.content, set(self.course.by_id) | self.course.unreadable,
                                        self.course.config.math.macros, {p.id for p in self.course.pages})
         self.converted: dict[str, Converted] = {}
-        for document, (converted, found) in zip(self.course.lessons + self.course.pages, self._convert_all()):
+        for document, (converted, found) in zip(documents, self._convert_all()):
             self.converted[document.id] = converted
             problems += found
-        problems += check_anchors({d.id: d.path for d in self.course.lessons + self.course.pages}, self.converted)
+        problems += check_anchors({d.id: d.path for d in documents}, self.converted)
         used = self._demos_used()
         self.demos = {}
         if used or any((self.content / "demos").glob("*.toml")):
@@ -127,7 +127,7 @@ class Builder:
         files.update(self._media())
         for converted in self.converted.values():
             files.update(converted.attachments)
-        for document in self.course.lessons + self.course.pages:
+        for document in documents:
             if document.notebook:  # its pictures, and the notebook itself for download
                 files.update(document.notebook.files)
                 files[self._download(document)] = document.path

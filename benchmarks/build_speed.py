@@ -15,9 +15,12 @@ into the same venv with
 The math case gives every lesson ten formulas (seven inline, three display, each lesson's its own) and
 the first lesson a hundred. unsmudge typesets them at build time; MkDocs-Material, as its documentation
 sets it up, wraps them with arithmatex and KaTeX renders them in the browser (KaTeX comes from the npm
-registry: `npm pack katex`, so npm is needed for that half). unsmudge is timed twice: a first build (its
-formula store emptied before each run, so Temml typesets every formula in V8) and a rebuild (the store
-filled by the build before: V8 is not started). Each row ends with the 1-minute load average after it.
+registry: `npm pack katex`, so npm is needed for that half). unsmudge is timed three times: a first build (its
+formula store emptied before each run, so Temml typesets every formula in V8), a rebuild (the store
+filled by the build before: V8 is not started), and "first, new": store and output folder both removed first.
+Every tool but the last builds over the site its previous run left, as an author rebuilding does: MkDocs
+empties that folder and writes every file, unsmudge hard-links the files it holds with the same bytes.
+Each row ends with the 1-minute load average after it.
 Besides build times it compares, for the first lesson, the page weight (what the browser fetched, gzipped
 where a server would) and the time from navigation to rendered math in headless Chromium (Playwright;
 `UNSMUDGE_CHROMIUM`, default /usr/bin/chromium), best of --repeat cold loads from a local HTTP server.
@@ -239,12 +242,15 @@ markdown_extensions:
 
 
 def timed(command: list[str], cwd: Path, store: Path | None = None, cold: bool = False,
-          env: dict[str, str] | None = None) -> tuple[float, float]:
+          env: dict[str, str] | None = None, gone: Path | None = None) -> tuple[float, float]:
     """(wall, CPU) seconds of one run; CPU time counts forked workers. `store`: unsmudge's formula store
-    (UNSMUDGE_CACHE), emptied first when `cold`; `env`: more of the environment."""
+    (UNSMUDGE_CACHE), emptied first when `cold`; `env`: more of the environment; `gone`: a folder removed
+    first (the output, for a build with no site before it)."""
     env = {**os.environ, **(env or {}), **({"UNSMUDGE_CACHE": str(store)} if store else {})}
     if cold:
         shutil.rmtree(store, ignore_errors=True)
+    if gone:
+        shutil.rmtree(gone, ignore_errors=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env)
@@ -341,6 +347,10 @@ def compare_sizes(args, work: Path, unsmudge: list[str], mkdocs: str, math: bool
                  "first build" if math else "": (build, root, store, True)}
         if math:
             turns["rebuild"] = (build, root, store)  # the store the first build just filled
+            # no store and no site: unsmudge hard-links the files a site it replaces holds already (MkDocs
+            # empties its output and writes every file), so the rows above write only what changed
+            bare = [*build[:-1], str(root / "new-site")]
+            turns["first, new"] = (bare, root, root / "new-store", True, None, root / "new-site")
         best = best_in_turns(args.repeat, turns)
         theirs = best.pop("mkdocs")
         target = 2 if count < 100 else 5

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import filecmp
 import os
 import shutil
+import stat
 import sys
 import time
 from dataclasses import dataclass
@@ -412,16 +414,24 @@ def _safe_target(root: Path, rel: str) -> Path:
 
 
 def write_site(files: dict[str, bytes | Path], out: Path) -> None:
-    """Write into a staging folder next to `out`, then swap it in."""
+    """Write into a staging folder next to `out`, then swap it in. A file that `out` already holds byte for
+    byte is hard-linked from there instead of written again: a rebuild writes only what changed (500 unchanged
+    lessons: 43 ms against 298, benchmarks/site_writing.py), and an unchanged file keeps its date for a deploy
+    that syncs."""
     out = Path(out).resolve()
     staging, old = out.parent / f".staging-{out.name}", out.parent / f".staging-{out.name}.old"
     for leftover in (staging, old):
         shutil.rmtree(leftover, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
+        folders = {staging}  # made already
         for rel, data in files.items():
             target = _safe_target(staging, rel)
-            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.parent not in folders:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                folders.add(target.parent)
+            if _linked_if_same(out / target.relative_to(staging), data, target):
+                continue
             if isinstance(data, Path):
                 shutil.copyfile(data, target)
             else:
@@ -435,6 +445,23 @@ def write_site(files: dict[str, bytes | Path], out: Path) -> None:
             old.rename(out)
         raise
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _linked_if_same(current: Path, data: bytes | Path, target: Path) -> bool:
+    """Hard-link `current`, a file of the output being replaced, as `target` if it holds exactly `data`."""
+    try:
+        found = os.lstat(current)
+        if not stat.S_ISREG(found.st_mode):  # a link or a folder there is replaced, never followed
+            return False
+        if isinstance(data, Path):
+            if found.st_size != data.stat().st_size or not filecmp.cmp(current, data, shallow=False):
+                return False
+        elif found.st_size != len(data) or current.read_bytes() != data:
+            return False
+        os.link(current, target, follow_symlinks=False)
+    except OSError:  # no such file yet, or a file system without hard links: the file is written instead
+        return False
+    return True
 
 
 def write_zip(files: dict[str, bytes | Path], zip_path: Path, folder: str) -> None:

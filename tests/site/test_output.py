@@ -206,3 +206,53 @@ def test_an_error_while_writing_leaves_the_previous_site_and_no_staging(tmp_path
         raise AssertionError("copying a missing file must fail")
     assert tree(tmp_path / "site") == before
     assert not any(p.name.startswith(".staging-") for p in tmp_path.iterdir())
+
+
+def test_a_rebuild_links_the_files_the_output_already_holds_and_writes_the_others(tmp_path):
+    from unsmudge.site import write_site
+
+    source, out = tmp_path / "picture.png", tmp_path / "site"
+    source.write_bytes(b"png")
+    write_site({"same.html": b"same", "edited.html": b"old", "gone.html": b"gone", "media/p.png": source}, out)
+    inode = {rel: (out / rel).stat().st_ino for rel in ("same.html", "edited.html", "media/p.png")}
+    write_site({"same.html": b"same", "edited.html": b"new", "added.html": b"added", "media/p.png": source}, out)
+    assert tree(out) == {"added.html": b"added", "edited.html": b"new", "media/p.png": b"png", "same.html": b"same"}
+    assert (out / "same.html").stat().st_ino == inode["same.html"]  # linked from the site it replaced
+    assert (out / "media/p.png").stat().st_ino == inode["media/p.png"]
+    assert (out / "edited.html").stat().st_ino != inode["edited.html"]
+    assert source.stat().st_nlink == 1  # a source file is copied, never linked into the site
+    source.write_bytes(b"new png")
+    write_site({"media/p.png": source}, out)
+    assert tree(out) == {"media/p.png": b"new png"}
+
+
+def test_a_rebuild_replaces_a_link_in_the_output_without_following_it(tmp_path):
+    from unsmudge.site import write_site
+
+    outside, out = tmp_path / "outside.html", tmp_path / "site"
+    page = b"p" * len(os.fsencode(outside))  # as long as the link itself, so that sizes alone tell nothing
+    outside.write_bytes(page)
+    out.mkdir()
+    (out / "page.html").symlink_to(outside)
+    write_site({"page.html": page}, out)
+    assert not (out / "page.html").is_symlink() and (out / "page.html").read_bytes() == page
+    assert outside.stat().st_nlink == 1 and outside.read_bytes() == page
+
+
+def test_rebuilding_after_an_edit_writes_the_pages_and_search_index_and_links_the_rest(tmp_path, capsys):
+    content, _ = fixture_course(tmp_path)
+    assert build(tmp_path, content, capsys)[0] == 0
+    site = tmp_path / "site"
+
+    def inodes() -> dict[str, int]:
+        return {p.relative_to(site).as_posix(): p.stat().st_ino for p in site.rglob("*") if p.is_file()}
+
+    before = inodes()
+    lesson = sorted((content / "lessons").glob("*.md"))[-1]
+    lesson.write_text(lesson.read_text() + "\nOne more paragraph.\n")
+    assert build(tmp_path, content, capsys)[0] == 0
+    written = {rel for rel, inode in inodes().items() if before.get(rel) != inode}
+    # every page names the search index, whose name holds a hash of its bytes
+    pages = {rel for rel in before if rel.endswith(".html")}
+    assert f"{lesson.stem}.html" in written and written - pages == {next(r for r in written if "search-index" in r)}
+    assert sum(rel.startswith(("frames/", "media/", "assets/")) for rel in before) > 10  # all linked

@@ -18,6 +18,7 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import quote, unquote, urlsplit
 
 import markdown
+from markdown import inlinepatterns
 from markdown.extensions import admonition, attr_list, footnotes, md_in_html, tables, toc
 from markdown.blockprocessors import BlockProcessor
 from markdown.treeprocessors import InlineProcessor, Treeprocessor
@@ -144,7 +145,15 @@ TIGHT = r"(?!\s)(?:\\.|[^\\$\x02\x03])+?(?<!\s)"
 # opening $, so "$5 and $10" and "$10 \times 3" stay text
 SPACED = r"(?!\d)(?=[^$]*?(?:\\[A-Za-z]|[\^_]))(?:\\.|[^\\$\x02\x03])+?"
 DOLLAR_FORMULA = rf"(?:(?<!\\)((?:\\{{2}})+)(?=\$)|(?<![\\$])(\$)({TIGHT}|{SPACED})\$(?![\d$]))"
-INLINE_FORMULA = f"(?:{DOLLAR_FORMULA}|{arithmatex.RE_BRACKET_INLINE})"  # as arithmatex joins its own
+# as arithmatex joins its own; every branch starts with \ or $, and saying so first lets `re` skip the rest of a
+# text, where it would try each branch's lookbehind at every position (6 % of a lesson's conversion)
+INLINE_FORMULA = rf"(?=[\\$])(?:{DOLLAR_FORMULA}|{arithmatex.RE_BRACKET_INLINE})"
+# Python-Markdown's regexes (theirs, ours) that start with a lookbehind, written to start with the character they
+# need, which `re` then searches for; the same matches (4 % of a lesson's conversion)
+QUICKER_INLINE = {
+    "backtick": (inlinepatterns.BACKTICK_RE, r"(?=[\\`])" + inlinepatterns.BACKTICK_RE),
+    **{name: (inlinepatterns.LINK_RE, r"\[(?<!!\[)") for name in ("reference", "link", "short_reference")},
+}
 # TeX that no formula took, in the text of a page: the reader would see it raw
 RAW_TEX = [
     (re.compile(r"^[ \t]*\$\$[ \t]*$", re.M),
@@ -336,6 +345,10 @@ class LessonRenderer:
         # "2. Step" after a list that ended (a block not indented by four spaces) starts at 2, as on GitHub
         self.md.parser.blockprocessors["olist"].LAZY_OL = False
         self.md.treeprocessors.register(InlinePatternsInOrder(self.md), "inline", 20)  # in place of the original
+        for name, (theirs, ours) in QUICKER_INLINE.items():
+            pattern = self.md.inlinePatterns[name]
+            if pattern.compiled_re.pattern == theirs:  # a Python-Markdown with other regexes keeps its own
+                pattern.compiled_re = re.compile(ours, pattern.compiled_re.flags)
         self.md.inlinePatterns.register(arithmatex.InlineArithmatexPattern(INLINE_FORMULA, math.getConfigs()),
                                         "arithmatex-inline", 189.9)  # in place of arithmatex's own
         # before arithmatex's display blocks (79.9), after indented code (80)

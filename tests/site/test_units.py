@@ -231,3 +231,24 @@ def test_the_writer_refuses_paths_outside_the_output(tmp_path, rel):
     with pytest.raises(ProblemsFound, match="refusing to write outside the output folder"):
         write_site({"index.html": b"ok", rel: b"evil"}, tmp_path / "site")
     assert not (tmp_path / "escape.html").exists() and not (tmp_path / "site").exists()
+
+
+def test_the_quicker_inline_regexes_find_what_python_markdown_and_arithmatex_would(tmp_path):
+    from tests.site.helpers import FIXTURE
+    from unsmudge.markdown import INLINE_FORMULA, QUICKER_INLINE
+
+    texts = ["a [link](b.md) and ![a picture](p.png), [ref][r] and [short] !\\[not a picture]",
+             "`code` and ``two `ticks` `` and \\`escaped\\` and \\\\`after a backslash`",
+             "$x^2$ and \\$5, \\\\$y$ and US$5, $$z$$ in a line, \\(a\\) and \\\\\\(b\\), $ 3 $ and $a_1 + b$",
+             "[r]: https://example.org\n\n![x][r] [x]! [^1] [a]b] `unclosed and $unclosed",
+             *(lesson.read_text().split("+++")[-1] for lesson in sorted((FIXTURE / "lessons").glob("*.md")))]
+    quick, original = LessonRenderer(tmp_path, set()), LessonRenderer(tmp_path, set())
+    for name, (theirs, ours) in QUICKER_INLINE.items():
+        assert quick.md.inlinePatterns[name].compiled_re.pattern == ours
+        original.md.inlinePatterns[name].compiled_re = re.compile(theirs, re.DOTALL | re.UNICODE)
+    assert INLINE_FORMULA.startswith(r"(?=[\\$])")
+    original.md.inlinePatterns["arithmatex-inline"].compiled_re = re.compile(
+        INLINE_FORMULA.removeprefix(r"(?=[\\$])"), re.DOTALL | re.UNICODE)
+    for n, text in enumerate(texts):
+        lesson = Lesson(f"l{n}", tmp_path / "lessons" / f"l{n}.md", None, text, 1)
+        assert quick.draft(lesson).html == original.draft(lesson).html

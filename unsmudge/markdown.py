@@ -119,6 +119,8 @@ class DisplayFormulaLines(BlockProcessor):
                          re.M | re.S)
 
     def _found(self, block: str) -> re.Match | None:
+        if "$$" not in block and "\\begin{" not in block:  # most blocks: skip the regex, tried at each line
+            return None
         for found in self.FORMULA.finditer(block):
             if not found[1] or len(re.findall(r"(?<!\\)\$", block[:found.start()])) % 2 == 0:
                 return found

@@ -92,6 +92,18 @@ class InlinePatternsInOrder(InlineProcessor):
         return super().run(tree, ancestors)
 
 
+class LessonMarkdown(markdown.Markdown):
+    """Python-Markdown asking whether a tag is a block's of a set, not of its list of 60 names (2 % of a
+    lesson's conversion); extensions add their names while it is set up, none later."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.block_names = frozenset(self.block_level_elements)
+
+    def is_block_level(self, tag) -> bool:
+        return isinstance(tag, str) and tag.lower().rstrip("/") in self.block_names
+
+
 class CodeFormatter(highlight.BlockHtmlFormatter):
     """pymdownx's code block formatter, its stylesheet made once per style: Pygments remakes it for every
     code block (4 % of a lesson's conversion), from the same style each time."""
@@ -325,7 +337,7 @@ class LessonRenderer:
         self.lesson_ids, self.page_ids = lesson_ids, page_ids
         self.files_by_name: dict[str, list[Path]] | None = None  # the content folder's files, for near misses
         # extension objects, not names: a name is looked up among every installed package's entry points
-        self.md = markdown.Markdown(
+        self.md = LessonMarkdown(
             extensions=[
                 attr_list.makeExtension(), footnotes.makeExtension(), md_in_html.makeExtension(),
                 # align="center", not style="text-align: center": the CSP forbids inline styles

@@ -8,7 +8,9 @@ precompute loads torch only when runs are missing.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
 import sys
 import time
 from pathlib import Path
@@ -123,5 +125,18 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def run() -> None:
+    """The `unsmudge` command. A build leaves nothing open when `main` returns (the site, the zip and the formula
+    store written and closed), so its process ends there, as mypy's does: tearing the interpreter down would free
+    a build's objects one by one, 60-80 ms at 500 lessons."""
+    code = main()
+    if sys.argv[1:2] == ["build"]:
+        with contextlib.suppress(OSError):  # a reader that went away (`| head`) reads no more anyway
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

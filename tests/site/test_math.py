@@ -346,6 +346,23 @@ def test_two_builds_give_the_same_bytes(tmp_path):
     assert tree(tmp_path / "a") == tree(tmp_path / "b")
 
 
+def test_the_build_command_ends_its_process_with_the_site_and_every_answer_written(tmp_path):
+    """`unsmudge build` ends without tearing the interpreter down (cli.run): by then its report is printed and
+    the site and every formula V8 typeset are written, the last ones too."""
+    import sqlite3
+
+    content, buffered = many_lessons(tmp_path / "course"), {"UNSMUDGE_CACHE": str(tmp_path / "store"),
+                                                            "PYTHONUNBUFFERED": ""}  # as in a pipe, by default
+    done = build_in_subprocess(content, tmp_path / "frames", tmp_path / "site", **buffered)
+    assert done.returncode == 0 and done.stdout.startswith("built 40 lessons into "), done.stderr
+    assert len(list((tmp_path / "site").glob("l*.html"))) == 40
+    with sqlite3.connect(tmp_path / "store" / "formulas.sqlite") as db:  # $x^2$ once, and each lesson's two
+        assert db.execute("SELECT count(*) FROM mathml").fetchone() == (81,)
+    (content / "lessons" / "l07.md").write_text("no front matter\n")
+    done = build_in_subprocess(content, tmp_path / "frames", tmp_path / "site", **buffered)
+    assert done.returncode == 1 and "l07.md: line 1: no front matter" in done.stderr and not done.stdout
+
+
 def test_a_first_build_starts_v8_before_it_converts_a_lesson_and_a_course_without_formulas_never(
         tmp_path, capsys, monkeypatch):
     """With nothing stored, every formula needs V8: its process starts while the course is read, not at the

@@ -417,6 +417,8 @@ class LessonRenderer:
         self.asked: collections.Counter[str] = collections.Counter()  # for `line`
         self.folder = lesson.path.parent.resolve()  # links are relative to the lesson's file
         self.md.reset()
+        # the toc extension walks the whole page for its [TOC] marker (2 % of a conversion): only where one is written
+        self.md.treeprocessors["toc"].marker = "[TOC]" if "[TOC]" in lesson.body else ""
         self.md.unsmudge_demos, self.md.unsmudge_formulas, self.md.unsmudge_fence_problems = [], [], []
         self.md.unsmudge_raw_tex = []
         self.md.unsmudge_notebook = lesson if lesson.notebook else None  # for the notebook's own rules

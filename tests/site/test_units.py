@@ -252,3 +252,12 @@ def test_the_quicker_inline_regexes_find_what_python_markdown_and_arithmatex_wou
     for n, text in enumerate(texts):
         lesson = Lesson(f"l{n}", tmp_path / "lessons" / f"l{n}.md", None, text, 1)
         assert quick.draft(lesson).html == original.draft(lesson).html
+
+
+def test_a_toc_marker_is_replaced_where_one_is_written(tmp_path):
+    renderer = LessonRenderer(tmp_path, set())
+    body = "## One\n\n[TOC]\n\n## Two\n"
+    with_marker = renderer.draft(Lesson("a", tmp_path / "lessons" / "a.md", None, body, 1)).html
+    assert '<div class="toc">' in with_marker and "[TOC]" not in with_marker
+    without = renderer.draft(Lesson("b", tmp_path / "lessons" / "b.md", None, "## One\n\n## Two\n", 1)).html
+    assert '<div class="toc">' not in without and without.count("<h2") == 2

@@ -68,7 +68,7 @@ class Theme:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=True,
-            auto_reload=False,  # a Theme lasts one build (serve makes a new one when a template changes): no stat per page
+            auto_reload=False,  # a Theme lasts one build (serve makes another when a template changes)
         )
         self.assets = self._collect_assets()
         self.env.globals["asset"] = self.asset

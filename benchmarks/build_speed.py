@@ -19,7 +19,8 @@ registry: `npm pack katex`, so npm is needed for that half). unsmudge is timed t
 formula store emptied before each run, so Temml typesets every formula in V8), a rebuild (the store
 filled by the build before: V8 is not started), and "first, new": store and output folder both removed first.
 Every tool but the last builds over the site its previous run left, as an author rebuilding does: MkDocs
-empties that folder and writes every file, unsmudge hard-links the files it holds with the same bytes.
+empties that folder and writes every file, unsmudge hard-links the files it holds with the same bytes. Each
+run starts once the disk has every write before it (`os.sync`).
 Each row ends with the 1-minute load average after it.
 Besides build times it compares, for the first lesson, the page weight (what the browser fetched, gzipped
 where a server would) and the time from navigation to rendered math in headless Chromium (Playwright;
@@ -251,6 +252,7 @@ def timed(command: list[str], cwd: Path, store: Path | None = None, cold: bool =
         shutil.rmtree(store, ignore_errors=True)
     if gone:
         shutil.rmtree(gone, ignore_errors=True)
+    os.sync()  # the last run's writes and the removals above reach the disk before, not during, this run
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env)

@@ -8,10 +8,11 @@ two versions timed minutes apart (as `build_speed.py` would) cannot be compared.
 course once with each version, in a random order, and the medians and minimums of many rounds are compared:
 the drift hits both alike. Courses are `build_speed.py`'s (ten formulas a lesson in the math cases). Cases:
 `first` (each version's formula store emptied before every build), `rebuild` (the store its last build
-filled), `nomath`. Each version runs from the command line in a fresh process (`python -m unsmudge.cli`,
-with the checkout first on PYTHONPATH), its modules compiled to bytecode first. Prints, per case, each
-version's wall and CPU time (the process and its children), then baseline / this as a ratio (above 1: this
-checkout is faster).
+filled), `nomath`, `new` (store and output folder removed: a first build with no site before it, as in CI);
+all but `new` build over the site the version's last build left. Each version runs from the command line in
+a fresh process (`python -m unsmudge.cli`, with the checkout first on PYTHONPATH), its modules compiled to
+bytecode first. Prints, per case, each version's wall and CPU time (the process and its children), then
+baseline / this as a ratio (above 1: this checkout is faster).
 """
 
 from __future__ import annotations
@@ -28,11 +29,12 @@ from pathlib import Path
 from build_speed import ROOT, timed, write_unsmudge
 
 
-def build_once(checkout: Path, course: Path, store: Path, out: Path, cold: bool) -> tuple[float, float]:
+def build_once(checkout: Path, course: Path, store: Path, out: Path, case: str) -> tuple[float, float]:
     """(wall, CPU) seconds of one build by the unsmudge in `checkout`."""
     command = [sys.executable, "-m", "unsmudge.cli", "build", "--content", str(course / "unsmudge"),
                "--frames", str(course / "frames"), "--out", str(out)]
-    return timed(command, course, store, cold, env={"PYTHONPATH": str(checkout)})
+    return timed(command, course, store, case in ("first", "new"), env={"PYTHONPATH": str(checkout)},
+                 gone=out if case == "new" else None)
 
 
 def compare(versions: dict[str, Path], course: Path, case: str, rounds: int) -> None:
@@ -40,8 +42,7 @@ def compare(versions: dict[str, Path], course: Path, case: str, rounds: int) -> 
     cpus = {name: [] for name in versions}
     for _ in range(rounds):
         for name in random.sample(list(versions), len(versions)):
-            wall, cpu = build_once(versions[name], course, course / f"store-{name}", course / f"site-{name}",
-                                   cold=case == "first")
+            wall, cpu = build_once(versions[name], course, course / f"store-{name}", course / f"site-{name}", case)
             walls[name].append(wall)
             cpus[name].append(cpu)
     for name in versions:
@@ -56,7 +57,7 @@ def main() -> int:
     parser.add_argument("baseline", type=Path, help="a checkout of the version to compare against")
     parser.add_argument("--sizes", type=int, nargs="+", default=[42, 500])
     parser.add_argument("--rounds", type=int, default=9)
-    parser.add_argument("--cases", nargs="+", choices=["first", "rebuild", "nomath"],
+    parser.add_argument("--cases", nargs="+", choices=["first", "rebuild", "nomath", "new"],
                         default=["first", "rebuild", "nomath"])
     args = parser.parse_args()
     versions = {"baseline": args.baseline.resolve(), "this": ROOT}

@@ -20,8 +20,8 @@ formula store emptied before each run, so Temml typesets every formula in V8), a
 filled by the build before: V8 is not started), and "first, new": store and output folder both removed first.
 Every tool but the last builds over the site its previous run left, as an author rebuilding does: MkDocs
 empties that folder and writes every file, unsmudge hard-links the files it holds with the same bytes. Each
-run starts once the disk has every write before it (`os.sync`).
-Each row ends with the 1-minute load average after it.
+run starts once the disk has every write before it (`os.sync`). Each row ends with the 1-minute load average
+after it.
 Besides build times it compares, for the first lesson, the page weight (what the browser fetched, gzipped
 where a server would) and the time from navigation to rendered math in headless Chromium (Playwright;
 `UNSMUDGE_CHROMIUM`, default /usr/bin/chromium), best of --repeat cold loads from a local HTTP server.

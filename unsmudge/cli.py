@@ -126,9 +126,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> None:
-    """The `unsmudge` command. A build leaves nothing open when `main` returns (the site, the zip and the formula
-    store written and closed), so its process ends there, as mypy's does: tearing the interpreter down would free
-    a build's objects one by one, 60-80 ms at 500 lessons."""
+    """The `unsmudge` command. When `main` returns, a build has written and closed the site and the zip and
+    committed V8's answers to the formula store, so its process ends there, as mypy's does: tearing the
+    interpreter down would free a build's objects one by one, 60-80 ms at 500 lessons."""
     code = main()
     if sys.argv[1:2] == ["build"]:
         with contextlib.suppress(OSError):  # a reader that went away (`| head`) reads no more anyway

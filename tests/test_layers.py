@@ -17,9 +17,9 @@ PACKAGE = Path(__file__).resolve().parents[1] / "unsmudge"
 ROOT = PACKAGE.parent
 
 # what each layer may import from unsmudge (by module name prefix)
-BUILD = ("unsmudge.course", "unsmudge.demos", "unsmudge.diagram", "unsmudge.formulas", "unsmudge.markdown",
-         "unsmudge.notebook", "unsmudge.raw_html", "unsmudge.search", "unsmudge.serve", "unsmudge.site",
-         "unsmudge.starter", "unsmudge.theme", "unsmudge.importer")
+BUILD = ("unsmudge.course", "unsmudge.demos", "unsmudge.diagram", "unsmudge.formulas", "unsmudge.machine",
+         "unsmudge.markdown", "unsmudge.notebook", "unsmudge.raw_html", "unsmudge.search", "unsmudge.serve",
+         "unsmudge.site", "unsmudge.starter", "unsmudge.theme", "unsmudge.importer")
 ALLOWED = {
     "problems": (),
     "contract": ("unsmudge.problems",),

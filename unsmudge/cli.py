@@ -8,7 +8,6 @@ precompute loads torch only when runs are missing.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib
 import os
 import sys
@@ -129,11 +128,17 @@ def run() -> None:
     """The `unsmudge` command. When `main` returns, a build has written and closed the site and the zip and
     committed V8's answers to the formula store, so its process ends there, as mypy's does: tearing the
     interpreter down would free a build's objects one by one, 60-80 ms at 500 lessons."""
-    code = main()
+    try:
+        code = main()
+    except BrokenPipeError:  # what reads the output went away (`| head -0`): the rest goes nowhere, quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 1
     if sys.argv[1:2] == ["build"]:
-        with contextlib.suppress(OSError):  # a reader that went away (`| head`) reads no more anyway
+        try:
             sys.stdout.flush()
             sys.stderr.flush()
+        except OSError:  # as above, the report held back until now
+            code = code or 1
         os._exit(code)
     sys.exit(code)
 

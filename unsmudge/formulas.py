@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+from unsmudge import machine
 from unsmudge.problems import Problem, ProblemsFound
 
 TEMML = Path(__file__).parent / "vendor" / "temml.min.js"
@@ -183,8 +184,7 @@ def typeset_ahead(content: Path) -> None:
     would be idle (docs/benchmarks.md). Only with a second CPU, when every formula will need V8, and when a
     lesson looks like it has one. Reads the course file and lessons, which the build reads again and reports
     on: here, a course file it cannot use means no head start."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    if cpus < 2 or not all_new():
+    if machine.cpus() < 2 or not all_new():
         return
     import tomllib
 

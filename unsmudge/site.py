@@ -26,7 +26,7 @@ from pathlib import Path
 import jinja2
 from pydantic import ValidationError
 
-from unsmudge import formulas
+from unsmudge import formulas, machine
 from unsmudge.course import RESERVED, CourseFile, Lesson, load_lesson, read_course
 from unsmudge.markdown import DEMO_MARK, Converted, Draft, LessonRenderer, check_anchors, fence_line
 from unsmudge.problems import Problem, ProblemsFound, display_path, ordered
@@ -160,7 +160,7 @@ class Builder:
                 index = waiting.popleft()
                 done[index] = self.renderer.finish(documents[index], drafts[index], typesetter)
 
-        jobs = min(self.options.jobs or _cpus(), len(lessons) // MIN_PER_JOB)
+        jobs = min(self.options.jobs or machine.cpus(), len(lessons) // MIN_PER_JOB)
         try:
             if jobs < 2 or sys.platform != "linux":  # fork: safe on Linux (V8 runs in a process of its own)
                 for index, lesson in enumerate(lessons):
@@ -357,10 +357,6 @@ def _with_base_url(config: CourseFile, url: str) -> CourseFile:
     except ValidationError as err:
         raise ProblemsFound([Problem("--base-url", "", err.errors()[0]["msg"].removeprefix("Value error, "),
                                      "pass the site's public http(s) URL")]) from None
-
-
-def _cpus() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 PROBLEMS_PAGE = "problems.html"  # only in a site written despite problems

@@ -257,3 +257,18 @@ def test_rebuilding_after_an_edit_writes_the_pages_and_search_index_and_links_th
     index = {rel for rel in written if rel.startswith("assets/search-index.")}
     assert f"{lesson.stem}.html" in written and len(index) == 1 and written - pages == index
     assert sum(rel.startswith(("frames/", "media/", "assets/")) for rel in before) > 10  # the files linked
+
+
+@pytest.mark.parametrize("unbuffered", ["1", ""])  # the report written at once, or when the process ends
+def test_a_build_whose_reader_went_away_ends_quietly(tmp_path, unbuffered):
+    content, frames = fixture_course(tmp_path)
+    read, write = os.pipe()
+    os.close(read)  # as `unsmudge build | head -0` does
+    try:
+        done = subprocess.run([sys.executable, "-m", "unsmudge.cli", "build", "--content", str(content), "--frames",
+                               str(frames), "--out", str(tmp_path / "site")], stdout=write, stderr=subprocess.PIPE,
+                              text=True, env=dict(os.environ, HF_HUB_OFFLINE="1", PYTHONUNBUFFERED=unbuffered))
+    finally:
+        os.close(write)
+    assert done.stderr == "" and done.returncode == 1
+    assert (tmp_path / "site" / "index.html").is_file()

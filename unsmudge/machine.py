@@ -1,4 +1,5 @@
-"""What the machine lends a build: the CPUs this process may run on (a container's share, not the host's)."""
+"""What the machine lends a build: the CPUs this process may run on (its affinity: under a cpuset, the set's
+CPUs, not all of the host's)."""
 
 import os
 

@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
 def run() -> None:
     """The `unsmudge` command. When `main` returns, a build has written and closed the site and the zip and
     committed V8's answers to the formula store, so its process ends there, as mypy's does: tearing the
-    interpreter down would free a build's objects one by one, 60-80 ms at 500 lessons."""
+    interpreter down would free a build's objects one by one (docs/benchmarks.md, run AB)."""
     try:
         code = main()
     except BrokenPipeError:  # what reads the output went away (`| head -0`): the rest goes nowhere, quietly
